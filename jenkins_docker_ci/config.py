@@ -1,0 +1,283 @@
+"""jdci.toml -> one typed, frozen Config. Errors name the file, the key and the fix.
+
+Where the config comes from (DESIGN.md): --config PATH, else $JDCI_CONFIG, else ./jdci.toml, else
+[tool.jdci] in ./pyproject.toml, else defaults. Secrets never come from files: see `Secrets`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ScmConfig:
+    provider: str = "github"  # "github" | "git"
+    api_url: str = "https://api.github.com"
+    repository: str = ""  # owner/name
+    remote: str = "origin"  # provider "git": the remote to merge and push through
+
+
+@dataclass(frozen=True)
+class JiraConfig:
+    url: str = ""
+    projects: tuple[str, ...] = ()  # allowed project keys; empty = any
+    require_ticket: str = "fail"  # "fail" | "warn" | "off"
+    transitions: Mapping[str, str] = field(default_factory=dict)  # lifecycle event -> transition name
+    deny_keys: tuple[str, ...] = ("UTF", "SHA", "ISO", "HTTP", "HTTPS", "PR", "RFC", "CVE", "TLS", "SSL", "X", "GH")
+    lowercase_branch_keys: bool = True
+    max_keys: int = 10
+    allowed_statuses: tuple[str, ...] = ()  # empty = any
+    allowed_issue_types: tuple[str, ...] = ()  # empty = any
+    on_missing_transition: str = "warn"  # "fail" | "warn"
+    fix_version: str = ""  # set on the tickets when the PR merges; empty = leave alone
+    deployment: str = "auto"  # "auto" | "server" | "cloud"
+    timeout: float = 30.0  # seconds, total, for retries of one call
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    registry: str = "127.0.0.1:5000"
+    repository: str = ""
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreprodConfig:
+    port: int = 8000  # the port the app listens on inside its container
+    health_path: str = "/healthz"  # "" = use the image's HEALTHCHECK
+    health_timeout: float = 60.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    ttl_hours: float = 72.0
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    name: str
+    path: str = "/"
+    status: int = 200
+    contains: str = ""
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    http: tuple[HttpCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    required_checks: tuple[str, ...] = ("jdci/*",)
+    approvals: int = 1
+    approvals_on_head_only: bool = False
+    thumbs_up: int = 0
+    blocking_labels: tuple[str, ...] = ("do-not-merge",)
+    blocking_title_patterns: tuple[str, ...] = (r"^\s*(WIP|\[WIP\]|Draft:)",)
+    allow_forks: bool = False
+    require_ticket: bool = True
+    ticket_statuses: tuple[str, ...] = ()  # empty = any status
+    require_jenkins: bool = False  # needs [jenkins] url and job
+    require_up_to_date: bool = True
+    never_reported_after: float = 1800.0  # seconds since the first status on the head before a missing check blocks
+
+
+@dataclass(frozen=True)
+class MergeConfig:
+    method: str = "merge"  # "merge" | "squash" | "rebase"
+    delete_branch: bool = True
+    commit_title: str = "Merge pull request #{number} from {branch}"
+    commit_message: str = "{title}"
+    wait_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class JenkinsConfig:
+    url: str = ""
+    job: str = ""  # multibranch job path, e.g. "shop" (PR jobs are job/shop/job/PR-N)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    directory: str = "jdci-reports"
+
+
+@dataclass(frozen=True)
+class Config:
+    scm: ScmConfig = field(default_factory=ScmConfig)
+    jira: JiraConfig = field(default_factory=JiraConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    preprod: PreprodConfig = field(default_factory=PreprodConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    merge: MergeConfig = field(default_factory=MergeConfig)
+    jenkins: JenkinsConfig = field(default_factory=JenkinsConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    source: str = "defaults"  # where it was read from, for messages
+    root: str = "."  # the folder relative paths (dockerfile, context) are resolved against
+
+    def path(self, relative: str) -> Path:
+        return (Path(self.root) / relative).resolve()
+
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("scm", "provider"): ("github", "git"),
+    ("jira", "require_ticket"): ("fail", "warn", "off"),
+    ("jira", "on_missing_transition"): ("fail", "warn"),
+    ("jira", "deployment"): ("auto", "server", "cloud"),
+    ("merge", "method"): ("merge", "squash", "rebase"),
+}
+
+
+def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[str] = ".") -> Config:
+    """Find and read the config following DESIGN.md's order of precedence."""
+    import tomllib
+
+    base = Path(cwd)
+    candidates: list[tuple[Path, bool]] = []  # (file, is pyproject)
+    if path is not None:
+        candidates = [(Path(path), False)]
+        required = True
+    elif os.environ.get("JDCI_CONFIG"):
+        candidates = [(Path(os.environ["JDCI_CONFIG"]), False)]
+        required = True
+    else:
+        candidates = [(base / "jdci.toml", False), (base / "pyproject.toml", True)]
+        required = False
+    for file, is_pyproject in candidates:
+        if not file.is_file():
+            if required:
+                raise ConfigError(f"config file {file} not found; pass an existing file to --config or JDCI_CONFIG")
+            continue
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc}); fix the syntax") from None
+        if is_pyproject:
+            data = data.get("tool", {}).get("jdci")
+            if data is None:
+                continue
+            where = f"{file} [tool.jdci]"
+        else:
+            where = str(file)
+        return from_dict(data, source=where, root=str(file.resolve().parent))
+    return Config(root=str(base.resolve()))
+
+
+def from_dict(data: Mapping[str, Any], *, source: str = "<dict>", root: str = ".") -> Config:
+    values = _build(Config, data, source, "", skip={"source", "root"})
+    return dataclasses.replace(values, source=source, root=root)
+
+
+def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+    label = f"[{where}]" if where else "the top level"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {label} must be a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(fields))}"
+            raise ConfigError(f"{source}: unknown key '{key}' in {label}{hint}")
+        name = f"{where}.{key}" if where else key
+        kwargs[key] = _convert(hints[key], value, source, name)
+        choices = _CHOICES.get((where, key))
+        if choices and kwargs[key] not in choices:
+            raise ConfigError(
+                f"{source}: {name} = {value!r} is not one of {', '.join(repr(c) for c in choices)}"
+            )
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field (e.g. a check's name) is missing
+        raise ConfigError(f"{source}: {label}: {exc}") from None
+
+
+def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {name} must be {expected}, got {value!r}")
+
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, name)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        if value < 0:
+            raise wrong("zero or more")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        if value < 0:
+            raise wrong("zero or more")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list):
+            raise wrong("a list")
+        return tuple(_convert(args[0], item, source, f"{name}[{i}]") for i, item in enumerate(value))
+    if origin in (Mapping, dict) or origin is typing.Mapping:
+        if not isinstance(value, Mapping):
+            raise wrong("a table")
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise ConfigError(f"{source}: {name}.{k} must be a string, got {v!r}")
+            out[str(k)] = str(v)
+        return types.MappingProxyType(out)
+    raise AssertionError(f"unsupported config type {hint!r} for {name}")  # a bug in this module
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials, from the environment only (never from files; never printed)."""
+
+    github_token: str = ""
+    jira_user: str = ""
+    jira_token: str = ""
+    registry_user: str = ""
+    registry_password: str = ""
+    jenkins_user: str = ""
+    jenkins_token: str = ""
+    slack_webhook_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Secrets":
+        env = os.environ if env is None else env
+        return cls(
+            github_token=env.get("GITHUB_TOKEN", ""),
+            jira_user=env.get("JIRA_USER", ""),
+            jira_token=env.get("JIRA_TOKEN", ""),
+            registry_user=env.get("REGISTRY_USER", ""),
+            registry_password=env.get("REGISTRY_PASSWORD", ""),
+            jenkins_user=env.get("JENKINS_USER", ""),
+            jenkins_token=env.get("JENKINS_TOKEN", ""),
+            slack_webhook_url=env.get("SLACK_WEBHOOK_URL", ""),
+        )
+
+    def values(self) -> list[str]:
+        """Every non-empty secret, for redacting output."""
+        return [v for v in dataclasses.astuple(self) if v]
+
+    def __repr__(self) -> str:  # never leak a secret through a traceback or a log line
+        return "Secrets(<redacted>)"
