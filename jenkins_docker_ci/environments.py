@@ -118,6 +118,7 @@ def _create(config: "Config", client: "docker.DockerClient", name: str, reposito
     app = client.containers.get(app_name)
     url = _app_url(app, config.preprod.port)
     if not url:
+        _fail_if_exited(client, name)
         raise PreprodError(f"{app_name} publishes no port {config.preprod.port}; set [preprod] port to the port "
                            f"the app listens on")
     log.say("preprod", f"started {name} ({', '.join(names)}); waiting until healthy at {url}")
@@ -164,11 +165,7 @@ def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, ur
     deadline = time.monotonic() + config.preprod.health_timeout
     delay = 0.1
     while True:
-        for container in _find(client, name):
-            if container.status in ("exited", "dead"):
-                code = container.attrs.get("State", {}).get("ExitCode")
-                raise PreprodError(f"container {container.name} of {name} exited (code {code}) before it was "
-                                   f"healthy")
+        _fail_if_exited(client, name)
         app = next(c for c in _find(client, name) if c.labels.get("io.jdci.role") == "app")
         if _healthy(config, app, url):
             return
@@ -178,6 +175,13 @@ def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, ur
                                f"raise [preprod] health_timeout or fix the app's health endpoint")
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
+
+
+def _fail_if_exited(client: "docker.DockerClient", name: str) -> None:
+    for container in _find(client, name):
+        if container.status in ("exited", "dead"):
+            code = container.attrs.get("State", {}).get("ExitCode")
+            raise PreprodError(f"container {container.name} of {name} exited (code {code}) before it was healthy")
 
 
 def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str:

@@ -1,0 +1,51 @@
+"""Integration fixtures: the real Docker engine and registry (`make services` starts them)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from jenkins_docker_ci.images import engine
+
+    return engine()
+
+
+@pytest.fixture
+def no_leaks(docker_client) -> Iterator[None]:
+    """Fails the test if it leaves a jdci-managed container, network or volume behind."""
+    def managed() -> set[str]:
+        flt = {"label": "io.jdci.managed=true"}
+        return ({c.name for c in docker_client.containers.list(all=True, filters=flt)}
+                | {n.name for n in docker_client.networks.list(filters=flt)}
+                | {v.name for v in docker_client.volumes.list(filters=flt)})
+
+    before = managed()
+    yield
+    left = managed() - before
+    assert not left, f"left behind: {sorted(left)}"
+
+
+TINY_DOCKERFILE = """FROM jdci-base/busybox:latest
+COPY www /www
+EXPOSE 8000
+CMD ["httpd", "-f", "-p", "8000", "-h", "/www"]
+"""
+
+
+def make_tiny_app(root: Path, *, dockerfile: str = TINY_DOCKERFILE, page: str = "hello shop") -> str:
+    """A 2 MB busybox-httpd app in a git repository; returns the commit SHA."""
+    (root / "www").mkdir(parents=True, exist_ok=True)
+    (root / "www" / "index.html").write_text(page)
+    (root / "www" / "healthz").write_text("ok")
+    (root / "Dockerfile").write_text(dockerfile)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "tiny app"], cwd=root, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
+                          text=True).stdout.strip()

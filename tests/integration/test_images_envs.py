@@ -1,0 +1,141 @@
+"""Images and preprod environments against the real Docker engine and registry."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import requests
+
+from jenkins_docker_ci import config as config_module
+from jenkins_docker_ci import environments, images
+from jenkins_docker_ci.config import Secrets
+from jenkins_docker_ci.context import Change
+from jenkins_docker_ci.errors import BuildError, ConfigError, PreprodError, ServiceError
+
+from .conftest import make_tiny_app
+
+pytestmark = pytest.mark.integration
+
+
+def tiny_config(tmp_path, unique, **preprod):
+    base = config_module.from_dict({
+        "image": {"registry": "127.0.0.1:5000", "repository": f"jdci-tests/tiny-{unique}"},
+        "preprod": {"port": 8000, "health_path": "/healthz", "health_timeout": 20, **preprod},
+        "report": {"directory": str(tmp_path / "reports")},
+    }, root=str(tmp_path))
+    return base
+
+
+def change_for(tmp_path, sha, unique, pr=7):
+    return Change(repository=f"acme/tiny-{unique}", pr_number=pr, source_branch="feature/SHOP-7-x",
+                  head_sha=sha, workspace=str(tmp_path), pr_url=f"http://h/acme/tiny-{unique}/pull/{pr}")
+
+
+def test_build_push_records_registry_digest_and_second_push_is_skipped(tmp_path, unique, docker_client):
+    sha = make_tiny_app(tmp_path)
+    config = tiny_config(tmp_path, unique)
+    change = change_for(tmp_path, sha, unique)
+    pushed = images.build_and_push(config, Secrets(), change, commit_time="2026-01-01T00:00:00+00:00",
+                                   tickets=["SHOP-7"], client=docker_client)
+    assert pushed.ref == f"127.0.0.1:5000/jdci-tests/tiny-{unique}:{sha}"
+    assert pushed.pushed_tags == (sha, "pr-7", "feature-SHOP-7-x")
+    for tag in pushed.tags:
+        assert images.registry_digest("127.0.0.1:5000", f"jdci-tests/tiny-{unique}", tag) == pushed.digest
+    labels = docker_client.images.get(pushed.ref).labels
+    assert labels["org.opencontainers.image.revision"] == sha
+    assert labels["io.jdci.tickets"] == "SHOP-7"
+
+    again = images.build_and_push(config, Secrets(), change, commit_time="2026-01-01T00:00:00+00:00",
+                                  tickets=["SHOP-7"], client=docker_client)
+    assert again.digest == pushed.digest
+    assert again.pushed_tags == ()
+
+
+def test_missing_dockerfile_is_a_config_error(tmp_path, unique, docker_client):
+    sha = make_tiny_app(tmp_path)
+    (tmp_path / "Dockerfile").unlink()
+    with pytest.raises(ConfigError, match="no Dockerfile at .*Dockerfile; add one") as info:
+        images.build_and_push(tiny_config(tmp_path, unique), Secrets(), change_for(tmp_path, sha, unique),
+                              commit_time="x", tickets=[], client=docker_client)
+    assert info.value.exit_code == 2
+
+
+def test_build_failure_names_the_image_and_the_error(tmp_path, unique, docker_client):
+    sha = make_tiny_app(tmp_path, dockerfile="FROM jdci-base/busybox:latest\nRUN echo about to fail && false\n")
+    with pytest.raises(BuildError, match="docker build of .* failed: .*returned a non-zero code") as info:
+        images.build_and_push(tiny_config(tmp_path, unique), Secrets(), change_for(tmp_path, sha, unique),
+                              commit_time="x", tickets=[], client=docker_client)
+    assert info.value.exit_code == 1
+    assert "about to fail" in str(info.value)
+
+
+def test_registry_down_is_a_service_error(tmp_path, unique, docker_client):
+    sha = make_tiny_app(tmp_path)
+    config = tiny_config(tmp_path, unique)
+    config = dataclasses.replace(config, image=dataclasses.replace(config.image, registry="127.0.0.1:5999"))
+    with pytest.raises(ServiceError, match="registry 127.0.0.1:5999 not reachable") as info:
+        images.build_and_push(config, Secrets(), change_for(tmp_path, sha, unique), commit_time="x",
+                              tickets=[], client=docker_client)
+    assert info.value.exit_code == 4
+
+
+@pytest.fixture
+def tiny_image(tmp_path, unique, docker_client):
+    sha = make_tiny_app(tmp_path)
+    config = tiny_config(tmp_path, unique)
+    change = change_for(tmp_path, sha, unique)
+    image = images.plan(config, change, commit_time="2026-01-01T00:00:00+00:00", tickets=[])
+    images.build(docker_client, image)
+    return config, change, image.ref()
+
+
+def test_environment_up_is_reused_then_removed(tiny_image, docker_client, no_leaks):
+    config, change, ref = tiny_image
+    env = environments.up(config, repository=change.repository, pr_number=7, head_sha=change.head_sha,
+                          image_ref=ref, client=docker_client)
+    try:
+        assert env.status == "up" and env.url.startswith("http://127.0.0.1:")
+        assert requests.get(env.url + "/", timeout=5).text == "hello shop"
+        container = docker_client.containers.get(f"{env.name}-app")
+        assert container.labels["io.jdci.managed"] == "true" and container.labels["io.jdci.pr"] == "7"
+        ports = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
+        assert {p["HostIp"] for p in ports} == {"127.0.0.1"}
+        again = environments.up(config, repository=change.repository, pr_number=7, head_sha=change.head_sha,
+                                image_ref=ref, client=docker_client)
+        assert again.reused and again.url == env.url
+        assert [e.name for e in environments.ls(docker_client)].count(env.name) == 1
+    finally:
+        assert environments.down(env.name, client=docker_client) >= 2
+
+
+def test_health_timeout_fails_saves_logs_and_leaves_nothing(tiny_image, docker_client, no_leaks, tmp_path):
+    config, change, ref = tiny_image
+    config = dataclasses.replace(config, preprod=dataclasses.replace(
+        config.preprod, health_path="/not-there", health_timeout=2))
+    with pytest.raises(PreprodError, match="not healthy after 2 s .*/not-there.*logs saved to") as info:
+        environments.up(config, repository=change.repository, pr_number=8, head_sha=change.head_sha,
+                        image_ref=ref, client=docker_client, report_dir=tmp_path / "reports")
+    assert info.value.exit_code == 1
+    assert list((tmp_path / "reports").glob("*-app.log"))
+
+
+def test_container_that_exits_fails_fast(tiny_image, docker_client, no_leaks, tmp_path):
+    config, change, _ = tiny_image
+    with pytest.raises(PreprodError, match="exited"):
+        environments.up(config, repository=change.repository, pr_number=9, head_sha=change.head_sha,
+                        image_ref="jdci-base/busybox:latest", client=docker_client, report_dir=tmp_path / "r")
+
+
+def test_services_share_the_environment_network(tiny_image, docker_client, no_leaks, tmp_path):
+    config, change, ref = tiny_image
+    config = dataclasses.replace(config, preprod=dataclasses.replace(config.preprod, services=(
+        config_module.ServiceSpec(name="cache", image="jdci-base/busybox:latest",
+                                  command="httpd -f -p 6379 -h /etc"),)))
+    env = environments.up(config, repository=change.repository, pr_number=10, head_sha=change.head_sha,
+                          image_ref=ref, client=docker_client)
+    try:
+        app = docker_client.containers.get(f"{env.name}-app")
+        code, output = app.exec_run(["wget", "-q", "-O", "-", "http://cache:6379/hosts"])
+        assert code == 0, output
+    finally:
+        environments.down(env.name, client=docker_client)
