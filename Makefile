@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit services venv sandbox-down clean
+.PHONY: demo test unit bench services venv sandbox-down clean
 
 demo: venv services
 	$(BIN)/jdci demo
@@ -30,3 +30,6 @@ sandbox-down:
 
 clean: sandbox-down
 	rm -rf $(VENV) *.egg-info jdci-reports
+
+bench: venv services
+	$(BIN)/python bench/run.py

@@ -1,0 +1,65 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from jenkins_docker_ci import cli
+from jenkins_docker_ci.errors import ServiceError
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bad_usage_with_json_prints_one_object_and_exits_2(capsys):
+    code, out, err = run_cli(capsys, "pr", "--json", "--pr", "x")
+    assert code == 2
+    payload = json.loads(out)
+    assert payload["error"]["kind"] == "usage" and "--pr" in payload["error"]["message"]
+    assert "[error]" in err
+
+
+def test_unknown_command_is_usage_error(capsys):
+    code, out, err = run_cli(capsys, "frobnicate")
+    assert code == 2 and out == "" and "invalid choice" in err
+
+
+def test_service_error_maps_to_exit_4_with_partial_json(capsys, monkeypatch):
+    def boom(args):
+        args._partial = lambda: {"tickets": ["SHOP-1"]}
+        raise ServiceError("registry", "registry 127.0.0.1:5999 not reachable")
+
+    monkeypatch.setattr(cli, "_cmd_pr", boom)
+    code, out, _ = run_cli(capsys, "pr", "--json")
+    assert code == 4
+    assert json.loads(out) == {"tickets": ["SHOP-1"], "error": {"kind": "service",
+                                                                "message": "registry 127.0.0.1:5999 not reachable"}}
+
+
+def test_internal_error_exit_3_names_a_log_file_and_redacts(capsys, monkeypatch, tmp_path):
+    from jenkins_docker_ci import log
+
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    log.redact_values(["s3cr3t-token-value"])
+
+    def bug(args):
+        raise RuntimeError("bug near s3cr3t-token-value")
+
+    monkeypatch.setattr(cli, "_cmd_pr", bug)
+    code, out, err = run_cli(capsys, "pr", "--json")
+    assert code == 3
+    message = json.loads(out)["error"]["message"]
+    files = list(tmp_path.glob("jdci-error-*.log"))
+    assert len(files) == 1 and str(files[0]) in message
+    assert "s3cr3t-token-value" not in files[0].read_text() + out + err
+    assert "RuntimeError" in files[0].read_text()
+
+
+def test_help_imports_no_heavy_library():
+    code = ("import sys; from jenkins_docker_ci import cli; cli.build_parser().format_help(); "
+            "print(sorted(m for m in ('requests', 'docker', 'jira', 'jenkins', 'git', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
