@@ -1,0 +1,535 @@
+"""A plain git remote as an SCM host: for servers with no API (a bare repository over ssh, file or http).
+
+What a plain remote cannot give is empty, not invented: reviews, reactions, labels and comments are empty lists,
+so the gate's `approvals` and `thumbs_up` must be 0 for provider "git" or the gate waits forever.
+A "pull request" is one change this host was built for: source branch -> target branch (Jenkins'
+CHANGE_BRANCH/CHANGE_TARGET, or BRANCH_NAME and [scm] target_branch in a plain branch job).
+
+Every write happens in a temporary clone (the user's workspace is only read, to find the remote's URL) and is
+pushed without force: the remote's own compare-and-swap on the ref is what guarantees that a target which moved
+during the merge gets nothing, and that only the tested head is merged.
+
+Commit statuses are git notes under refs/notes/jdci-checks, pushed to the remote: Jenkins workspaces are
+throwaway and a later `jdci merge --sweep` runs elsewhere, so statuses kept locally would be lost. One note per
+commit, one JSON object per line (append-only); the latest line per context wins, as with GitHub's statuses.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
+
+from ..errors import ConfigError, ServiceError, UsageError
+from . import CommitCheck, Comment, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..context import Change
+
+log = logging.getLogger(__name__)
+
+NOTES_REF = "refs/notes/jdci-checks"
+STATES = ("success", "failure", "error", "pending")
+METHODS = ("merge", "squash", "rebase")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure helpers (unit-tested without git)
+
+# The whole userinfo goes: "https://TOKEN@host" carries a secret without any colon.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]+@")
+_SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")  # git@host:owner/repo.git
+_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def redact(text: str) -> str:
+    """Remove credentials embedded in URLs (`https://user:pass@host` -> `https://***@host`)."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def looks_like_url(remote: str) -> bool:
+    """True when [scm] remote names a URL or a path rather than a remote of the checkout."""
+    return (
+        "://" in remote
+        or remote.startswith(("/", "./", "../", "~"))
+        or bool(_SCP_LIKE.match(remote))
+    )
+
+
+def resolve_url(url: str, base: str | os.PathLike[str]) -> str:
+    """A remote URL as git would use it from `base`: relative paths (`../shop.git`) become absolute."""
+    if "://" in url or _SCP_LIKE.match(url) or os.path.isabs(url):
+        return url
+    return str((Path(base) / os.path.expanduser(url)).resolve())
+
+
+def repository_name(url: str) -> str:
+    """owner/name from a remote URL or path, for messages and labels."""
+    path = redact(url).rstrip("/")
+    path = path.split(":", 1)[1] if _SCP_LIKE.match(path) else path
+    parts = [p for p in re.split(r"[/\\]", path) if p]
+    parts[-1:] = [parts[-1].removesuffix(".git")] if parts else []
+    return "/".join(parts[-2:])
+
+
+def describe_command(args: Sequence[str], status: int | None, stderr: str) -> str:
+    """`git push *** ...` failed (exit N): stderr - with credentials removed from every part."""
+    command = redact(" ".join(["git", *args]))
+    detail = redact(stderr.strip()) or "no error output"
+    if len(detail) > 2000:  # a Jenkins console line, not a dump
+        detail = detail[:2000] + " ..."
+    code = "not started" if status is None else f"exit {status}"
+    return f"`{command}` failed ({code}): {detail}"
+
+
+def short(sha: str) -> str:
+    return sha[:12]
+
+
+def commit_message(title: str, message: str) -> str:
+    return f"{title}\n\n{message}".strip() + "\n" if message.strip() else title.strip() + "\n"
+
+
+def target_moved_message(target: str, remote: str, was: str, now: str) -> str:
+    return (
+        f"target '{target}' moved during the merge ({short(was)} -> {short(now)} on {redact(remote)}); "
+        "nothing was pushed; re-run the checks on the new target"
+    )
+
+
+def head_moved_message(source: str, remote: str, expected: str, actual: str, doing: str = "merged") -> str:
+    return (
+        f"source branch '{source}' is at {short(actual)} on {redact(remote)}, not the tested {short(expected)}; "
+        f"nothing was {doing}; run the checks on the new head"
+    )
+
+
+def conflict_message(source: str, target: str, files: Sequence[str], method: str = "merge") -> str:
+    listed = ", ".join(files) if files else "(git named no file)"
+    return (
+        f"'{source}' cannot be {'rebased onto' if method == 'rebase' else 'merged into'} '{target}': "
+        f"conflicts in {listed}; merge '{target}' into '{source}', resolve them and push"
+    )
+
+
+def encode_status(context: str, state: str, description: str, target_url: str, created_at: str) -> str:
+    """One status as one line of the commit's note."""
+    return json.dumps(
+        {"context": context, "state": state, "description": description, "target_url": target_url,
+         "created_at": created_at},
+        sort_keys=True,
+    )
+
+
+def decode_statuses(note: str) -> list[CommitCheck]:
+    """The latest status per context, in order of first report. Lines that are not ours are skipped:
+    a note can be edited by hand, and one bad line must not hide the others."""
+    latest: dict[str, CommitCheck] = {}
+    for line in note.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("context"), str) or item.get("state") not in STATES:
+            continue
+        latest[item["context"]] = CommitCheck(
+            name=item["context"], state=item["state"], url=str(item.get("target_url") or ""),
+            description=str(item.get("description") or ""), created_at=str(item.get("created_at") or ""),
+            kind="status",
+        )
+    return list(latest.values())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running git
+
+
+class GitCommandFailed(ServiceError):
+    """A git command failed for a reason other than the ones that have a meaning (conflict, moved ref)."""
+
+    def __init__(self, args: Sequence[str], status: int | None, stderr: str) -> None:
+        super().__init__("git", describe_command(args, status, stderr))
+        self.status = status
+        self.stderr = redact(stderr)
+
+
+class TargetMoved(NotMergeable):
+    """The target branch moved between the fetch and the push: nothing landed; the new target needs checks."""
+
+
+@dataclass(frozen=True)
+class _Out:
+    status: int
+    stdout: str
+    stderr: str
+
+
+class _Runner:
+    """git through GitPython's process runner, with jdci's identity and no prompts."""
+
+    def __init__(self, name: str, email: str) -> None:
+        self.env = {
+            "GIT_TERMINAL_PROMPT": "0",  # a CI job must fail on missing credentials, not hang on a prompt
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+        }
+
+    def __call__(self, cwd: str | os.PathLike[str], *args: str, ok: Sequence[int] = (0,)) -> _Out:
+        import git
+
+        # A user's `commit.gpgsign = true` would make every merge ask for a key nobody has in CI.
+        command = ["git", "-c", "commit.gpgsign=false", *args]
+        try:
+            status, stdout, stderr = git.Git(str(cwd)).execute(
+                command, with_extended_output=True, with_exceptions=False, env=self.env,
+            )
+        except git.GitCommandNotFound as exc:
+            raise GitCommandFailed(args, None, f"git is not installed or not on PATH ({exc})") from None
+        result = _Out(int(status or 0), str(stdout or ""), str(stderr or ""))
+        if result.status not in ok:
+            raise GitCommandFailed(args, result.status, result.stderr or result.stdout)
+        return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The host
+
+
+class PlainGit:
+    """ScmHost for a git remote without an API. See the module docstring for what "pull request" means here."""
+
+    def __init__(self, url: str, *, change: "Change | None" = None, repository: str = "",
+                 committer: tuple[str, str] = ("jdci", "jdci@localhost"), notes_ref: str = NOTES_REF,
+                 before_push: Callable[[str], None] | None = None) -> None:
+        self.url = url
+        self.change = change
+        self.repository = repository or repository_name(url)
+        self.notes_ref = notes_ref
+        self._git = _Runner(*committer)
+        # Called with the ref about to be pushed, after everything was fetched and computed: the seam the
+        # tests use to move the remote at the worst moment. Never set in production.
+        self._before_push = before_push
+
+    @classmethod
+    def from_config(cls, config: "Config", change: "Change | None" = None,
+                    env: Mapping[str, str] | None = None) -> "PlainGit":
+        """The remote from [scm] url / remote; the change from `change`, else Jenkins' environment."""
+        from .. import context
+
+        env = os.environ if env is None else env
+        scm = config.scm
+        url = scm.url or (resolve_url(scm.remote, config.root) if looks_like_url(scm.remote) else "")
+        runner = _Runner(scm.committer_name, scm.committer_email)
+        if not url:
+            try:
+                raw = runner(config.root, "remote", "get-url", scm.remote).stdout.strip()
+            except GitCommandFailed as exc:
+                raise ConfigError(
+                    f"{config.source}: [scm] remote = {scm.remote!r} is not a remote of the git checkout at "
+                    f"{config.root} ({exc}); set [scm] url to the remote's URL"
+                ) from None
+            url = resolve_url(raw, config.root)
+        if change is None:
+            change = context.from_env(env)
+        # Plain git has no PR builds: a branch job's BRANCH_NAME is the source branch itself.
+        source = change.source_branch or ("" if change.pr_number else env.get("BRANCH_NAME", ""))
+        change = dataclasses.replace(
+            change,
+            source_branch=source,
+            target_branch=change.target_branch or scm.target_branch,
+            head_sha=change.head_sha or env.get("GIT_COMMIT", ""),
+        )
+        return cls(url, change=change, repository=scm.repository,
+                   committer=(scm.committer_name, scm.committer_email))
+
+    # -- reading the remote ---------------------------------------------------------------------------------
+
+    def remote_heads(self, *branches: str) -> dict[str, str]:
+        """branch -> SHA on the remote, for those of `branches` that exist."""
+        # ls-remote needs no repository; the temp folder only keeps git away from whatever the cwd is.
+        out = self._git(tempfile.gettempdir(), "ls-remote", "--heads", self.url,
+                        *[f"refs/heads/{b}" for b in branches])
+        heads: dict[str, str] = {}
+        for line in out.stdout.splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref.removeprefix("refs/heads/")
+            if name in branches:
+                heads[name] = sha
+        return heads
+
+    def pull_request(self, number: int) -> PullRequest:
+        change = self._own(number)
+        source, target = change.source_branch, change.target_branch
+        with self._scratch(bare=True) as repo:
+            heads = self._fetch(repo, source, target, required=(target,))
+            head = heads.get(source, "")
+            base = heads[target]
+            tested = head or change.head_sha
+            merged = bool(tested) and self._has(repo, tested) and self._is_ancestor(repo, tested, base)
+            mergeable: bool | None = None
+            state = "unknown"
+            if head and not merged:
+                clean = self._git(repo, "merge-tree", "--write-tree", "--name-only", base, head, ok=(0, 1))
+                mergeable = clean.status == 0
+                state = "dirty" if not mergeable else "clean" if self._is_ancestor(repo, base, head) else "behind"
+        return PullRequest(
+            number=number, title=change.title or f"{source} -> {target}", head_sha=head or tested,
+            head_ref=source, base_ref=target, base_sha=base,
+            state="open" if head and not merged else "closed", merged=merged, merge_sha=base if merged else None,
+            author=change.author, url=change.pr_url or redact(self.url), fork=False,
+            mergeable=mergeable, mergeable_state=state,
+        )
+
+    def open_pull_requests(self) -> list[PullRequest]:
+        """Only the change this host was built for: a plain remote keeps no list of pull requests."""
+        if self.change is None or not self.change.source_branch:
+            return []
+        pr = self.pull_request(self.change.pr_number or 0)
+        return [pr] if pr.state == "open" else []
+
+    def find_pull_request(self, branch: str) -> PullRequest | None:
+        if self.change is None or self.change.source_branch != branch:
+            return None
+        pr = self.pull_request(self.change.pr_number or 0)
+        return pr if pr.state == "open" else None
+
+    def reviews(self, number: int) -> list[Review]:
+        return []  # no reviews without a host: configure [gate] approvals = 0
+
+    def reactions(self, number: int) -> list[Reaction]:
+        return []  # configure [gate] thumbs_up = 0
+
+    def comments(self, number: int) -> list[Comment]:
+        return []
+
+    def create_comment(self, number: int, body: str) -> Comment:
+        log.info("[scm] %s is a plain git remote: it has no pull request comments; not posted", self.repository)
+        return Comment(id=0, body=body)
+
+    def update_comment(self, comment_id: int, body: str) -> Comment:
+        return self.create_comment(0, body)
+
+    # -- statuses as git notes ------------------------------------------------------------------------------
+
+    def checks(self, sha: str) -> list[CommitCheck]:
+        sha = self._full_sha(sha)
+        with self._scratch(bare=True) as repo:
+            if not self._fetch_notes(repo):
+                return []
+            out = self._git(repo, "notes", f"--ref={self.notes_ref}", "show", sha, ok=(0, 1))
+        return decode_statuses(out.stdout) if out.status == 0 else []
+
+    def set_status(self, sha: str, context: str, state: str, description: str = "", target_url: str = "") -> None:
+        from ..http import with_retries
+
+        sha = self._full_sha(sha)
+        if state not in STATES:
+            raise UsageError(f"commit status {state!r} for '{context}' is not one of {', '.join(STATES)}")
+        line = encode_status(context, state, description, target_url, _now())
+
+        def attempt() -> None:
+            with self._scratch(bare=True) as repo:
+                self._fetch_notes(repo)
+                old = self._git(repo, "notes", f"--ref={self.notes_ref}", "show", sha, ok=(0, 1))
+                note = (old.stdout.rstrip("\n") + "\n" if old.status == 0 and old.stdout.strip() else "") + line
+                self._git(repo, "notes", f"--ref={self.notes_ref}", "add", "-f", "-m", note, sha)
+                pushed = self._git(repo, "push", "--porcelain", self.url, f"{self.notes_ref}:{self.notes_ref}",
+                                   ok=(0, 1))
+                if pushed.status != 0:
+                    raise _NotesRaced(pushed.stderr or pushed.stdout)
+
+        # Two jobs reporting at once: the loser's push is not a fast-forward; fetch their note and append again.
+        with_retries(attempt, service="git", what=f"status '{context}' on {short(sha)} ({redact(self.url)})",
+                     deadline=30.0, retry_on=lambda exc: 0.0 if isinstance(exc, _NotesRaced) else None)
+
+    # -- merging ---------------------------------------------------------------------------------------------
+
+    def merge(self, number: int, sha: str, method: str, title: str, message: str) -> MergeResult:
+        """ScmHost.merge for the change this host was built for."""
+        change = self._own(number)
+        return self.merge_branches(change.source_branch, change.target_branch, sha, method=method,
+                                   title=title, message=message)
+
+    def merge_branches(self, source: str, target: str, expected_head_sha: str, *, method: str = "merge",
+                       title: str = "", message: str = "") -> MergeResult:
+        """Merge `source` at exactly `expected_head_sha` into `target` on the remote.
+
+        Raises HeadMoved (source is elsewhere), NotMergeable (conflicts: the files are named; or the remote
+        refused the push), TargetMoved (target moved meanwhile: nothing landed). Already merged -> merged=True.
+        """
+        if method not in METHODS:
+            raise UsageError(f"merge method {method!r} is not one of {', '.join(METHODS)}")
+        expected = self._full_sha(expected_head_sha)
+        title = title or f"Merge branch '{source}' into {target}"
+        with self._scratch(bare=False) as repo:
+            heads = self._fetch(repo, source, target, required=(target,))
+            base = heads[target]
+            if self._has(repo, expected) and self._is_ancestor(repo, expected, base):
+                return MergeResult(True, base, f"'{source}' at {short(expected)} is already in '{target}'")
+            head = heads.get(source)
+            if head is None:
+                raise NotMergeable(f"source branch '{source}' does not exist on {redact(self.url)}; nothing to merge")
+            if head != expected:
+                raise HeadMoved(head_moved_message(source, self.url, expected, head))
+            if method == "rebase":
+                self._git(repo, "checkout", "-q", "--detach", expected)
+                self._conflicts(repo, source, target, method, "rebase", "--no-autosquash", base)
+            else:
+                self._git(repo, "checkout", "-q", "--detach", base)
+                text = commit_message(title, message)
+                if method == "merge":
+                    self._conflicts(repo, source, target, method, "merge", "--no-ff", "--no-edit", "-m", text,
+                                    expected)
+                else:
+                    self._conflicts(repo, source, target, method, "merge", "--squash", expected)
+                    if self._git(repo, "diff", "--cached", "--quiet", ok=(0, 1)).status == 0:
+                        raise NotMergeable(
+                            f"squashing '{source}' into '{target}' changes nothing: '{target}' already has its "
+                            "content; close the change instead"
+                        )
+                    author = self._git(repo, "log", "-1", "--format=%an <%ae>", expected).stdout.strip()
+                    self._git(repo, "commit", "-q", f"--author={author}", "-m", text)
+            merged = self._git(repo, "rev-parse", "HEAD").stdout.strip()
+            self._push(repo, merged, target, base, moved=lambda now: TargetMoved(
+                target_moved_message(target, self.url, base, now)))
+        return MergeResult(True, merged, f"merged '{source}' at {short(expected)} into '{target}' "
+                                         f"({method}): {short(merged)}")
+
+    def update_branch(self, number: int, expected_head_sha: str) -> None:
+        change = self._own(number)
+        self.update_source_branch(change.source_branch, change.target_branch, expected_head_sha)
+
+    def update_source_branch(self, source: str, target: str, expected_head_sha: str) -> str:
+        """Merge `target` into `source` (at exactly `expected_head_sha`) and push; returns the source's new head.
+        Nothing to do when `source` already contains `target`."""
+        expected = self._full_sha(expected_head_sha)
+        with self._scratch(bare=False) as repo:
+            heads = self._fetch(repo, source, target, required=(source, target))
+            head, base = heads[source], heads[target]
+            if head != expected:
+                raise HeadMoved(head_moved_message(source, self.url, expected, head, doing="updated"))
+            if self._is_ancestor(repo, base, head):
+                return head
+            self._git(repo, "checkout", "-q", "--detach", head)
+            self._conflicts(repo, source, target, "merge", "merge", "--no-ff", "--no-edit", "-m",
+                            f"Merge branch '{target}' into {source}\n", base)
+            updated = self._git(repo, "rev-parse", "HEAD").stdout.strip()
+            self._push(repo, updated, source, head, moved=lambda now: HeadMoved(
+                f"source branch '{source}' moved during the update ({short(head)} -> {short(now)} on "
+                f"{redact(self.url)}); nothing was pushed; run the checks on the new head"))
+        return updated
+
+    def delete_branch(self, branch: str) -> bool:
+        """Push the branch's deletion. False when it was already gone (also when someone else won the race)."""
+        if branch not in self.remote_heads(branch):
+            return False
+        with self._scratch(bare=True) as repo:
+            out = self._git(repo, "push", "--porcelain", self.url, f":refs/heads/{branch}", ok=(0, 1))
+            if out.status != 0:
+                if branch not in self.remote_heads(branch):
+                    return False
+                raise GitCommandFailed(["push", "--porcelain", self.url, f":refs/heads/{branch}"], out.status,
+                                       out.stderr or out.stdout)
+        return True
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _own(self, number: int) -> "Change":
+        change = self.change
+        if change is None or not change.source_branch or not change.target_branch:
+            raise UsageError(
+                f"{self.repository} is a plain git remote: it has no pull requests of its own; give the source and "
+                "target branches (CHANGE_BRANCH/CHANGE_TARGET, or --branch/--target)"
+            )
+        if change.pr_number and number != change.pr_number:
+            raise UsageError(
+                f"{self.repository} is a plain git remote; this run knows only change #{change.pr_number} "
+                f"('{change.source_branch}' -> '{change.target_branch}'), not #{number}"
+            )
+        return change
+
+    @contextlib.contextmanager
+    def _scratch(self, *, bare: bool) -> Iterator[Path]:
+        """A throwaway repository: every fetch, merge and note happens here, never in the user's checkout."""
+        with tempfile.TemporaryDirectory(prefix="jdci-git-") as tmp:
+            self._git(tmp, "init", "-q", *(["--bare"] if bare else []), tmp)
+            yield Path(tmp)
+
+    def _fetch(self, repo: Path, source: str, target: str, *, required: Sequence[str]) -> dict[str, str]:
+        """Fetch the branches that exist into refs/jdci/*; returns branch -> SHA as fetched (the fetch, not an
+        earlier ls-remote, is what later decisions rest on)."""
+        present = self.remote_heads(source, target)
+        for branch in required:
+            if branch not in present:
+                raise NotMergeable(f"branch '{branch}' does not exist on {redact(self.url)}")
+        if present:
+            refspecs = [f"+refs/heads/{b}:refs/jdci/{b}" for b in present]
+            self._git(repo, "fetch", "-q", "--no-tags", self.url, *refspecs)
+        heads: dict[str, str] = {}
+        for branch in present:
+            out = self._git(repo, "rev-parse", "--verify", "-q", f"refs/jdci/{branch}", ok=(0, 1))
+            if out.status == 0:
+                heads[branch] = out.stdout.strip()
+        for branch in required:
+            if branch not in heads:  # deleted between the listing and the fetch
+                raise NotMergeable(f"branch '{branch}' does not exist on {redact(self.url)}")
+        return heads
+
+    def _fetch_notes(self, repo: Path) -> bool:
+        listed = self._git(repo, "ls-remote", self.url, self.notes_ref).stdout
+        if not listed.strip():
+            return False
+        self._git(repo, "fetch", "-q", "--no-tags", self.url, f"+{self.notes_ref}:{self.notes_ref}")
+        return True
+
+    def _has(self, repo: Path, sha: str) -> bool:
+        return self._git(repo, "cat-file", "-e", f"{sha}^{{commit}}", ok=(0, 1, 128)).status == 0
+
+    def _is_ancestor(self, repo: Path, ancestor: str, descendant: str) -> bool:
+        return self._git(repo, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1)).status == 0
+
+    def _conflicts(self, repo: Path, source: str, target: str, method: str, *args: str) -> None:
+        """Run a merge or rebase; on conflicts raise NotMergeable naming the files (the clone is thrown away)."""
+        out = self._git(repo, *args, ok=(0, 1))
+        if out.status == 0:
+            return
+        files = self._git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        if not files:  # not a conflict: some other failure git reported with exit 1
+            raise GitCommandFailed(args, out.status, out.stderr or out.stdout)
+        raise NotMergeable(conflict_message(source, target, files, method))
+
+    def _push(self, repo: Path, sha: str, branch: str, was: str, *, moved: Callable[[str], Exception]) -> None:
+        """Push `sha` to `branch` without force. If it fails and the branch is no longer at `was`, it moved under
+        us: raise `moved(new_sha)`. The remote, not this process, decides: its ref update is a compare-and-swap."""
+        if self._before_push is not None:
+            self._before_push(branch)
+        args = ["push", "--porcelain", self.url, f"{sha}:refs/heads/{branch}"]
+        out = self._git(repo, *args, ok=(0, 1))
+        if out.status == 0:
+            return
+        now = self.remote_heads(branch).get(branch, "")
+        if now != was:
+            raise moved(now or "(deleted)")
+        raise NotMergeable(f"{redact(self.url)} refused the push to '{branch}'; nothing was merged: "
+                           + describe_command(args, out.status, out.stderr or out.stdout))
+
+    def _full_sha(self, sha: str) -> str:
+        sha = sha.strip().lower()
+        if not _FULL_SHA.match(sha):
+            raise UsageError(f"{sha!r} is not a full commit SHA; pass the 40-character SHA the checks ran on")
+        return sha
+
+
+class _NotesRaced(Exception):
+    """Another job pushed statuses first (inside set_status's retry loop only)."""
