@@ -17,139 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError, ServiceError, UsageError
 from . import CommitCheck, Comment, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
+from .git_text import (
+    METHODS, NOTES_REF, STATES, branch_problem, commit_message, conflict_message, decode_statuses,
+    describe_command, encode_status, head_moved_message, is_full_sha, looks_like_url, now_utc, redact, repository_name,
+    resolve_url, short, target_moved_message,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..context import Change
 
 log = logging.getLogger(__name__)
-
-NOTES_REF = "refs/notes/jdci-checks"
-STATES = ("success", "failure", "error", "pending")
-METHODS = ("merge", "squash", "rebase")
-
-# ---------------------------------------------------------------------------------------------------------------
-# Pure helpers (unit-tested without git)
-
-# The whole userinfo goes: "https://TOKEN@host" carries a secret without any colon.
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]+@")
-_SCP_LIKE = re.compile(r"^[\w.+-]+@[\w.-]+:")  # git@host:owner/repo.git
-_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-
-
-def redact(text: str) -> str:
-    """Remove credentials embedded in URLs (`https://user:pass@host` -> `https://***@host`)."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
-
-
-def looks_like_url(remote: str) -> bool:
-    """True when [scm] remote names a URL or a path rather than a remote of the checkout."""
-    return (
-        "://" in remote
-        or remote.startswith(("/", "./", "../", "~"))
-        or bool(_SCP_LIKE.match(remote))
-    )
-
-
-def resolve_url(url: str, base: str | os.PathLike[str]) -> str:
-    """A remote URL as git would use it from `base`: relative paths (`../shop.git`) become absolute."""
-    if "://" in url or _SCP_LIKE.match(url) or os.path.isabs(url):
-        return url
-    return str((Path(base) / os.path.expanduser(url)).resolve())
-
-
-def repository_name(url: str) -> str:
-    """owner/name from a remote URL or path, for messages and labels."""
-    path = redact(url).rstrip("/")
-    path = path.split(":", 1)[1] if _SCP_LIKE.match(path) else path
-    parts = [p for p in re.split(r"[/\\]", path) if p]
-    parts[-1:] = [parts[-1].removesuffix(".git")] if parts else []
-    return "/".join(parts[-2:])
-
-
-def describe_command(args: Sequence[str], status: int | None, stderr: str) -> str:
-    """`git push *** ...` failed (exit N): stderr - with credentials removed from every part."""
-    command = redact(" ".join(["git", *args]))
-    detail = redact(stderr.strip()) or "no error output"
-    if len(detail) > 2000:  # a Jenkins console line, not a dump
-        detail = detail[:2000] + " ..."
-    code = "not started" if status is None else f"exit {status}"
-    return f"`{command}` failed ({code}): {detail}"
-
-
-def short(sha: str) -> str:
-    return sha[:12]
-
-
-def commit_message(title: str, message: str) -> str:
-    return f"{title}\n\n{message}".strip() + "\n" if message.strip() else title.strip() + "\n"
-
-
-def target_moved_message(target: str, remote: str, was: str, now: str) -> str:
-    return (
-        f"target '{target}' moved during the merge ({short(was)} -> {short(now)} on {redact(remote)}); "
-        "nothing was pushed; re-run the checks on the new target"
-    )
-
-
-def head_moved_message(source: str, remote: str, expected: str, actual: str, doing: str = "merged") -> str:
-    return (
-        f"source branch '{source}' is at {short(actual)} on {redact(remote)}, not the tested {short(expected)}; "
-        f"nothing was {doing}; run the checks on the new head"
-    )
-
-
-def conflict_message(source: str, target: str, files: Sequence[str], method: str = "merge") -> str:
-    listed = ", ".join(files) if files else "(git named no file)"
-    return (
-        f"'{source}' cannot be {'rebased onto' if method == 'rebase' else 'merged into'} '{target}': "
-        f"conflicts in {listed}; merge '{target}' into '{source}', resolve them and push"
-    )
-
-
-def encode_status(context: str, state: str, description: str, target_url: str, created_at: str) -> str:
-    """One status as one line of the commit's note."""
-    return json.dumps(
-        {"context": context, "state": state, "description": description, "target_url": target_url,
-         "created_at": created_at},
-        sort_keys=True,
-    )
-
-
-def decode_statuses(note: str) -> list[CommitCheck]:
-    """The latest status per context, in order of first report. Lines that are not ours are skipped:
-    a note can be edited by hand, and one bad line must not hide the others."""
-    latest: dict[str, CommitCheck] = {}
-    for line in note.splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("context"), str) or item.get("state") not in STATES:
-            continue
-        latest[item["context"]] = CommitCheck(
-            name=item["context"], state=item["state"], url=str(item.get("target_url") or ""),
-            description=str(item.get("description") or ""), created_at=str(item.get("created_at") or ""),
-            kind="status",
-        )
-    return list(latest.values())
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Running git
@@ -178,7 +65,8 @@ class _Out:
 class _Runner:
     """git through GitPython's process runner, with jdci's identity and no prompts."""
 
-    def __init__(self, name: str, email: str) -> None:
+    def __init__(self, name: str, email: str, timeout: float = 600.0) -> None:
+        self.timeout = timeout  # a hung fetch (dead server, firewall) must end the job, not block it forever
         self.env = {
             "GIT_TERMINAL_PROMPT": "0",  # a CI job must fail on missing credentials, not hang on a prompt
             "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
@@ -193,6 +81,7 @@ class _Runner:
         try:
             status, stdout, stderr = git.Git(str(cwd)).execute(
                 command, with_extended_output=True, with_exceptions=False, env=self.env,
+                kill_after_timeout=self.timeout,
             )
         except git.GitCommandNotFound as exc:
             raise GitCommandFailed(args, None, f"git is not installed or not on PATH ({exc})") from None
@@ -212,6 +101,8 @@ class PlainGit:
     def __init__(self, url: str, *, change: "Change | None" = None, repository: str = "",
                  committer: tuple[str, str] = ("jdci", "jdci@localhost"), notes_ref: str = NOTES_REF,
                  before_push: Callable[[str], None] | None = None) -> None:
+        if not url or url.startswith("-"):
+            raise ConfigError(f"git remote URL {redact(url)!r} is not a URL or a path; fix [scm] url / remote")
         self.url = url
         self.change = change
         self.repository = repository or repository_name(url)
@@ -257,6 +148,7 @@ class PlainGit:
 
     def remote_heads(self, *branches: str) -> dict[str, str]:
         """branch -> SHA on the remote, for those of `branches` that exist."""
+        self._check_branches(*branches)
         # ls-remote needs no repository; the temp folder only keeps git away from whatever the cwd is.
         out = self._git(tempfile.gettempdir(), "ls-remote", "--heads", self.url,
                         *[f"refs/heads/{b}" for b in branches])
@@ -336,18 +228,20 @@ class PlainGit:
         sha = self._full_sha(sha)
         if state not in STATES:
             raise UsageError(f"commit status {state!r} for '{context}' is not one of {', '.join(STATES)}")
-        line = encode_status(context, state, description, target_url, _now())
+        line = encode_status(context, state, description, target_url, now_utc())
 
         def attempt() -> None:
             with self._scratch(bare=True) as repo:
-                self._fetch_notes(repo)
+                fetched = self._fetch_notes(repo)
                 old = self._git(repo, "notes", f"--ref={self.notes_ref}", "show", sha, ok=(0, 1))
                 note = (old.stdout.rstrip("\n") + "\n" if old.status == 0 and old.stdout.strip() else "") + line
                 self._git(repo, "notes", f"--ref={self.notes_ref}", "add", "-f", "-m", note, sha)
-                pushed = self._git(repo, "push", "--porcelain", self.url, f"{self.notes_ref}:{self.notes_ref}",
-                                   ok=(0, 1))
+                args = ["push", "--porcelain", self.url, f"{self.notes_ref}:{self.notes_ref}"]
+                pushed = self._git(repo, *args, ok=(0, 1))
                 if pushed.status != 0:
-                    raise _NotesRaced(pushed.stderr or pushed.stdout)
+                    if self._notes_head(repo) != fetched:
+                        raise _NotesRaced(pushed.stderr or pushed.stdout)
+                    raise GitCommandFailed(args, pushed.status, pushed.stderr or pushed.stdout)
 
         # Two jobs reporting at once: the loser's push is not a fast-forward; fetch their note and append again.
         with_retries(attempt, service="git", what=f"status '{context}' on {short(sha)} ({redact(self.url)})",
@@ -370,6 +264,7 @@ class PlainGit:
         """
         if method not in METHODS:
             raise UsageError(f"merge method {method!r} is not one of {', '.join(METHODS)}")
+        self._check_branches(source, target)
         expected = self._full_sha(expected_head_sha)
         title = title or f"Merge branch '{source}' into {target}"
         with self._scratch(bare=False) as repo:
@@ -413,6 +308,7 @@ class PlainGit:
     def update_source_branch(self, source: str, target: str, expected_head_sha: str) -> str:
         """Merge `target` into `source` (at exactly `expected_head_sha`) and push; returns the source's new head.
         Nothing to do when `source` already contains `target`."""
+        self._check_branches(source, target)
         expected = self._full_sha(expected_head_sha)
         with self._scratch(bare=False) as repo:
             heads = self._fetch(repo, source, target, required=(source, target))
@@ -432,6 +328,7 @@ class PlainGit:
 
     def delete_branch(self, branch: str) -> bool:
         """Push the branch's deletion. False when it was already gone (also when someone else won the race)."""
+        self._check_branches(branch)
         if branch not in self.remote_heads(branch):
             return False
         with self._scratch(bare=True) as repo:
@@ -486,12 +383,17 @@ class PlainGit:
                 raise NotMergeable(f"branch '{branch}' does not exist on {redact(self.url)}")
         return heads
 
-    def _fetch_notes(self, repo: Path) -> bool:
+    def _notes_head(self, repo: Path) -> str:
         listed = self._git(repo, "ls-remote", self.url, self.notes_ref).stdout
-        if not listed.strip():
-            return False
+        heads = [line.split("\t")[0] for line in listed.splitlines() if line.endswith(f"\t{self.notes_ref}")]
+        return heads[0] if heads else ""
+
+    def _fetch_notes(self, repo: Path) -> str:
+        """Fetch the remote's status notes; returns the notes commit fetched ("" when there are none yet)."""
+        if not self._notes_head(repo):
+            return ""
         self._git(repo, "fetch", "-q", "--no-tags", self.url, f"+{self.notes_ref}:{self.notes_ref}")
-        return True
+        return self._git(repo, "rev-parse", self.notes_ref).stdout.strip()
 
     def _has(self, repo: Path, sha: str) -> bool:
         return self._git(repo, "cat-file", "-e", f"{sha}^{{commit}}", ok=(0, 1, 128)).status == 0
@@ -524,9 +426,17 @@ class PlainGit:
         raise NotMergeable(f"{redact(self.url)} refused the push to '{branch}'; nothing was merged: "
                            + describe_command(args, out.status, out.stderr or out.stdout))
 
+    def _check_branches(self, *branches: str) -> None:
+        for branch in branches:
+            problem = branch_problem(branch)
+            if problem:
+                raise UsageError(f"{branch!r} is not a valid branch name ({problem}); pass the branch's name")
+        if len(branches) == 2 and branches[0] == branches[1]:
+            raise UsageError(f"source and target are both '{branches[0]}'; a change merges one branch into another")
+
     def _full_sha(self, sha: str) -> str:
         sha = sha.strip().lower()
-        if not _FULL_SHA.match(sha):
+        if not is_full_sha(sha):
             raise UsageError(f"{sha!r} is not a full commit SHA; pass the 40-character SHA the checks ran on")
         return sha
 

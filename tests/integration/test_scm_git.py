@@ -351,3 +351,26 @@ def test_git_errors_name_the_command_and_never_the_credentials() -> None:
     assert "git" in message and "ls-remote" in message and "exit 128" in message
     assert "http://***@127.0.0.1:1/acme/shop.git" in message
     assert host.repository == "acme/shop"
+
+
+def test_statuses_refused_by_the_remote_fail_at_once_with_its_message(world: World) -> None:
+    sha = feature(world)
+    hook = world.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'notes are read-only here' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    with pytest.raises(ServiceError) as caught:
+        PlainGit(str(world.remote)).set_status(sha, "jdci/smoke", "success")
+    assert "notes are read-only here" in caught.value.message
+    assert "git push" in caught.value.message and "exit 1" in caught.value.message
+    assert "attempts" not in caught.value.message  # a refusal is an answer: not retried until the deadline
+
+
+def test_branch_names_are_never_read_as_options(world: World, tmp_path: Path) -> None:
+    from jenkins_docker_ci.errors import UsageError
+
+    host = PlainGit(str(world.remote))
+    with pytest.raises(UsageError, match="not a valid branch name"):
+        host.merge_branches(f"--upload-pack=touch {tmp_path}/pwned", "main", "a" * 40)
+    with pytest.raises(UsageError, match="not a valid branch name"):
+        host.delete_branch("-f")
+    assert not (tmp_path / "pwned").exists()

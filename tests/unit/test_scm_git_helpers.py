@@ -1,10 +1,10 @@
-"""Pure helpers of scm/git.py: no git, no files."""
+"""scm/git_text.py: the plain git host's pure rules; no git, no files."""
 from __future__ import annotations
 
 import pytest
 
-from jenkins_docker_ci.scm.git import (
-    commit_message, conflict_message, decode_statuses, describe_command, encode_status, head_moved_message,
+from jenkins_docker_ci.scm.git_text import (
+    branch_problem, commit_message, conflict_message, decode_statuses, describe_command, encode_status, head_moved_message,
     looks_like_url, redact, repository_name, resolve_url, target_moved_message,
 )
 
@@ -90,3 +90,15 @@ def test_statuses_keep_the_latest_per_context_in_first_report_order() -> None:
         ("jdci/smoke", "success", "2026-01-01T00:00:02Z"), ("jdci/unit", "failure", "2026-01-01T00:00:01Z")]
     assert checks[1].url == "http://j/1" and checks[1].kind == "status"
     assert decode_statuses("") == []
+
+
+@pytest.mark.parametrize("name", ["main", "feature/SHOP-7-login", "release-1.2", "user@x", "a_b"])
+def test_valid_branch_names(name: str) -> None:
+    assert branch_problem(name) == ""
+
+
+@pytest.mark.parametrize("name", ["", "--upload-pack=touch /tmp/x", "-f", "a..b", "a b", "a:b", "x.lock", "a/",
+                                  "/a", "a\\b", "a~1", "a^", "a?", "a*", "a[", "@", "a@{1}", "a//b", ".hidden",
+                                  "a/.b", "tab\there"])
+def test_invalid_branch_names(name: str) -> None:
+    assert branch_problem(name) != ""
