@@ -76,8 +76,10 @@ class _Runner:
     def __call__(self, cwd: str | os.PathLike[str], *args: str, ok: Sequence[int] = (0,)) -> _Out:
         import git
 
-        # A user's `commit.gpgsign = true` would make every merge ask for a key nobody has in CI.
-        command = ["git", "-c", "commit.gpgsign=false", *args]
+        # The agent's own git config stays in force (credential helpers, insteadOf, CA files), except what would
+        # change jdci's commits: signing with a key CI lacks, the user's hooks, `merge.ff = only`.
+        command = ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "-c", "merge.ff=true",
+                   *args]
         try:
             status, stdout, stderr = git.Git(str(cwd)).execute(
                 command, with_extended_output=True, with_exceptions=False, env=self.env,
@@ -169,6 +171,7 @@ class PlainGit:
             base = heads[target]
             tested = head or change.head_sha
             merged = bool(tested) and self._has(repo, tested) and self._is_ancestor(repo, tested, base)
+            merge_sha = self._merge_commit(repo, tested, base) if merged else None
             mergeable: bool | None = None
             state = "unknown"
             if head and not merged:
@@ -178,7 +181,7 @@ class PlainGit:
         return PullRequest(
             number=number, title=change.title or f"{source} -> {target}", head_sha=head or tested,
             head_ref=source, base_ref=target, base_sha=base,
-            state="open" if head and not merged else "closed", merged=merged, merge_sha=base if merged else None,
+            state="open" if head and not merged else "closed", merged=merged, merge_sha=merge_sha,
             author=change.author, url=change.pr_url or redact(self.url), fork=False,
             mergeable=mergeable, mergeable_state=state,
         )
@@ -271,7 +274,9 @@ class PlainGit:
             heads = self._fetch(repo, source, target, required=(target,))
             base = heads[target]
             if self._has(repo, expected) and self._is_ancestor(repo, expected, base):
-                return MergeResult(True, base, f"'{source}' at {short(expected)} is already in '{target}'")
+                done = self._merge_commit(repo, expected, base)
+                return MergeResult(True, done, f"'{source}' at {short(expected)} is already in '{target}' "
+                                               f"({short(done)})")
             head = heads.get(source)
             if head is None:
                 raise NotMergeable(f"source branch '{source}' does not exist on {redact(self.url)}; nothing to merge")
@@ -401,12 +406,22 @@ class PlainGit:
     def _is_ancestor(self, repo: Path, ancestor: str, descendant: str) -> bool:
         return self._git(repo, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1)).status == 0
 
+    def _merge_commit(self, repo: Path, tested: str, base: str) -> str:
+        """The commit of `base`'s first-parent line that brought `tested` in: the merge commit, or `tested`
+        itself when the target was fast-forwarded to it."""
+        line = self._git(repo, "rev-list", "--first-parent", "--ancestry-path", f"{tested}..{base}").stdout.split()
+        if not line:
+            return tested
+        oldest = line[-1]
+        first_parent = self._git(repo, "rev-parse", f"{oldest}^1").stdout.strip()
+        return tested if first_parent == tested else oldest
+
     def _conflicts(self, repo: Path, source: str, target: str, method: str, *args: str) -> None:
         """Run a merge or rebase; on conflicts raise NotMergeable naming the files (the clone is thrown away)."""
         out = self._git(repo, *args, ok=(0, 1))
         if out.status == 0:
             return
-        files = self._git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        files = [f for f in self._git(repo, "diff", "-z", "--name-only", "--diff-filter=U").stdout.split("\0") if f]
         if not files:  # not a conflict: some other failure git reported with exit 1
             raise GitCommandFailed(args, out.status, out.stderr or out.stdout)
         raise NotMergeable(conflict_message(source, target, files, method))

@@ -6,7 +6,6 @@ import json
 import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Sequence
 
 from . import CommitCheck
@@ -39,7 +38,8 @@ def resolve_url(url: str, base: str | os.PathLike[str]) -> str:
     """A remote URL as git would use it from `base`: relative paths (`../shop.git`) become absolute."""
     if "://" in url or _SCP_LIKE.match(url) or os.path.isabs(url):
         return url
-    return str((Path(base) / os.path.expanduser(url)).resolve())
+    # Like git: relative to the checkout, symlinks left alone (and no file system access: a pure rule).
+    return os.path.normpath(os.path.join(os.path.abspath(base), os.path.expanduser(url)))
 
 
 def repository_name(url: str) -> str:

@@ -39,19 +39,17 @@ class World:
         git(self.dev, "checkout", "-q", "-b", "main")
         self.commit("main", {"README.md": "shop\n", "app.py": "print('v1')\n"}, "initial")
 
-    def commit(self, branch: str, files: dict[str, str], message: str, *, base: str = "main",
-               push: bool = True) -> str:
-        """A commit on `branch` (created from `base` when new); pushed unless told otherwise."""
-        if git(self.dev, "branch", "--list", branch):
-            git(self.dev, "checkout", "-q", branch)
-        elif self.has_head():
-            git(self.dev, "checkout", "-q", "-b", branch, base)
+    def commit(self, branch: str, files: dict[str, str], message: str, *, base: str = "main") -> str:
+        """A commit on the remote's `branch` (created from `base` when new), pushed."""
+        if self.has_head():  # start from the remote's view: jdci pushes to it behind this clone's back
+            git(self.dev, "fetch", "-q", "origin")
+            start = branch if self.head(branch) else base
+            git(self.dev, "checkout", "-q", "-B", branch, f"origin/{start}")
         for name, text in files.items():
             (self.dev / name).write_text(text)
         git(self.dev, "add", "-A")
         git(self.dev, "commit", "-q", "-m", message)
-        if push:
-            git(self.dev, "push", "-q", "origin", branch)
+        git(self.dev, "push", "-q", "origin", branch)
         return git(self.dev, "rev-parse", "HEAD")
 
     def has_head(self) -> bool:
@@ -122,9 +120,19 @@ def test_merging_again_says_already_merged_and_pushes_nothing(world: World) -> N
     sha = feature(world)
     host = PlainGit(str(world.remote))
     first = host.merge_branches("feature", "main", sha)
+    later = world.commit("main", {"later.py": "x\n"}, "later work on main")
     again = host.merge_branches("feature", "main", sha)
-    assert again.merged and again.sha == first.sha == world.head("main")
+    assert again.merged and again.sha == first.sha  # the merge commit, not whatever main is at now
+    assert world.head("main") == later
     assert "already" in again.message
+
+
+def test_fast_forwarded_change_reports_itself_as_the_merge_commit(world: World) -> None:
+    sha = feature(world)
+    git(world.dev, "push", "-q", "origin", f"{sha}:refs/heads/main")  # someone fast-forwarded main by hand
+    world.commit("main", {"later.py": "x\n"}, "later work on main")
+    result = PlainGit(str(world.remote)).merge_branches("feature", "main", sha)
+    assert (result.merged, result.sha) == (True, sha)
 
 
 def test_target_moved_between_fetch_and_push_pushes_nothing(world: World) -> None:
@@ -183,14 +191,15 @@ def test_head_moved_raises_and_pushes_nothing(world: World) -> None:
 
 @pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
 def test_conflict_names_the_files_and_pushes_nothing(world: World, method: str) -> None:
-    sha = world.commit("feature", {"app.py": "print('feature')\n", "README.md": "feature\n", "new.py": "ok\n"},
+    sha = world.commit("feature", {"app.py": "print('feature')\n", "read me.md": "feature\n", "new.py": "ok\n"},
                        "feature edits")
-    world.commit("main", {"app.py": "print('main')\n", "README.md": "main\n"}, "main edits")
+    world.commit("main", {"app.py": "print('main')\n", "read me.md": "main\n"}, "main edits")
     before = world.head("main")
     with pytest.raises(NotMergeable) as caught:
         PlainGit(str(world.remote)).merge_branches("feature", "main", sha, method=method)
     assert world.head("main") == before
-    assert "app.py" in caught.value.message and "README.md" in caught.value.message
+    assert "conflicts in 'read me.md', app.py" in caught.value.message or \
+        "conflicts in app.py, read me.md" in caught.value.message
     assert "new.py" not in caught.value.message
 
 
@@ -230,7 +239,7 @@ def test_merge_from_a_detached_workspace_leaves_it_untouched(world: World, tmp_p
     assert result.merged and world.head("main") == result.sha
     assert snapshot() == before
     merged = host.pull_request(12)
-    assert (merged.state, merged.merged) == ("closed", True)
+    assert (merged.state, merged.merged, merged.merge_sha) == ("closed", True, result.sha)
     assert host.open_pull_requests() == []
 
 
