@@ -28,7 +28,7 @@ from ..errors import ConfigError, ServiceError, UsageError
 from . import CommitCheck, Comment, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
 from .git_text import (
     METHODS, NOTES_REF, STATES, branch_problem, commit_message, conflict_message, decode_statuses,
-    describe_command, encode_status, head_moved_message, is_full_sha, looks_like_url, now_utc, redact, repository_name,
+    describe_command, encode_status, gate_problems, head_moved_message, is_full_sha, looks_like_url, now_utc, redact, repository_name,
     resolve_url, short, target_moved_message,
 )
 
@@ -133,6 +133,8 @@ class PlainGit:
                     f"{config.root} ({exc}); set [scm] url to the remote's URL"
                 ) from None
             url = resolve_url(raw, config.root)
+        for problem in gate_problems(config.gate.approvals, config.gate.thumbs_up):
+            log.warning("[scm] %s: %s", config.source, problem)
         if change is None:
             change = context.from_env(env)
         # Plain git has no PR builds: a branch job's BRANCH_NAME is the source branch itself.

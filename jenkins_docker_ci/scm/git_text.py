@@ -139,3 +139,15 @@ def decode_statuses(note: str) -> list[CommitCheck]:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def gate_problems(approvals: int, thumbs_up: int) -> list[str]:
+    """What in a [gate] policy can never pass on a plain git remote, which has no reviews and no reactions."""
+    problems = []
+    if approvals:
+        problems.append(f"[gate] approvals = {approvals}, but a plain git remote has no reviews: the gate would "
+                        "wait forever; set approvals = 0 for provider \"git\"")
+    if thumbs_up:
+        problems.append(f"[gate] thumbs_up = {thumbs_up}, but a plain git remote has no reactions: the gate would "
+                        "wait forever; set thumbs_up = 0 for provider \"git\"")
+    return problems

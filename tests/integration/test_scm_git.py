@@ -383,3 +383,25 @@ def test_branch_names_are_never_read_as_options(world: World, tmp_path: Path) ->
     with pytest.raises(UsageError, match="not a valid branch name"):
         host.delete_branch("-f")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_update_branch_when_the_source_moves_during_the_update_pushes_nothing(world: World) -> None:
+    sha = feature(world)
+    world.commit("main", {"other.py": "x\n"}, "main moves")
+    pushed: list[str] = []
+
+    def developer_pushes(branch: str) -> None:
+        pushed.append(world.commit("feature", {"feature.py": "v2\n"}, "developer keeps working"))
+
+    with pytest.raises(HeadMoved, match="moved during the update") as caught:
+        PlainGit(str(world.remote), before_push=developer_pushes).update_source_branch("feature", "main", sha)
+    assert world.head("feature") == pushed[0]
+    assert "nothing was pushed" in caught.value.message
+
+
+def test_from_config_warns_about_gate_rules_plain_git_cannot_meet(world: World,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    config = cfg.from_dict({"scm": {"provider": "git", "url": str(world.remote)}, "gate": {"approvals": 1}})
+    with caplog.at_level("WARNING", logger="jenkins_docker_ci.scm.git"):
+        PlainGit.from_config(config, env={})
+    assert any("approvals = 1" in r.getMessage() for r in caplog.records)

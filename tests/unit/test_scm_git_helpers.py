@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jenkins_docker_ci.scm.git_text import (
-    branch_problem, commit_message, conflict_message, decode_statuses, describe_command, encode_status, head_moved_message,
+    branch_problem, commit_message, conflict_message, gate_problems, decode_statuses, describe_command, encode_status, head_moved_message,
     looks_like_url, redact, repository_name, resolve_url, target_moved_message,
 )
 
@@ -102,3 +102,11 @@ def test_valid_branch_names(name: str) -> None:
                                   "a/.b", "tab\there"])
 def test_invalid_branch_names(name: str) -> None:
     assert branch_problem(name) != ""
+
+
+def test_gate_problems_name_the_rules_that_can_never_pass_on_plain_git() -> None:
+    assert gate_problems(0, 0) == []
+    problems = gate_problems(1, 2)
+    assert len(problems) == 2
+    assert problems[0].startswith("[gate] approvals = 1") and "set approvals = 0" in problems[0]
+    assert problems[1].startswith("[gate] thumbs_up = 2") and "set thumbs_up = 0" in problems[1]
