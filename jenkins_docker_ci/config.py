@@ -23,7 +23,12 @@ class ScmConfig:
     provider: str = "github"  # "github" | "git"
     api_url: str = "https://api.github.com"
     repository: str = ""  # owner/name
-    remote: str = "origin"  # provider "git": the remote to merge and push through
+    remote: str = "origin"  # provider "git": the remote to merge and push through (a remote name or a URL)
+    # provider "git" (scm/git.py) only:
+    url: str = ""  # the remote's URL; empty = the URL of `remote` in the checkout at the config's folder
+    target_branch: str = "main"  # where changes merge when CHANGE_TARGET / --target do not say
+    committer_name: str = "jdci"  # identity of the merge commits and status notes jdci writes
+    committer_email: str = "jdci@localhost"
 
 
 @dataclass(frozen=True)
