@@ -184,7 +184,8 @@ def _required_checks(g: GateInput) -> Reason:
                                                     else ""))
             else:
                 pending.append(f"{name} {state}")
-    green = list(dict.fromkeys(green))
+    # a check matched by two patterns (jdci/* and jdci/smoke) is reported once
+    green, failed, pending = (list(dict.fromkeys(x)) for x in (green, failed, pending))
     summary = "; ".join(failed + pending)
     on = f" on {short(g.pr.head_sha)}"
     if failed:

@@ -309,6 +309,12 @@ def test_merged_pr_describes_it() -> None:
     assert [r.rule for r in result.reasons] == list(RULES)
 
 
+def test_overlapping_patterns_report_a_check_once() -> None:
+    result = evaluate(create_gate_input(config=dict(required_checks=("jdci/*", "jdci/smoke")),
+                                        checks=[check("jdci/smoke", "pending")]))
+    assert result.reason("required_checks").detail == "jdci/smoke pending on aaaaaaa"
+
+
 def test_naive_now_is_read_as_utc() -> None:
     result = evaluate(create_gate_input(checks=[check("jdci/smoke", minutes_ago=31)],
                                         now=NOW.replace(tzinfo=None)))
