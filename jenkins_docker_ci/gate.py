@@ -264,8 +264,11 @@ def _jenkins(g: GateInput) -> Reason:
     if own is not None and own.job == job:
         # Waiting for the build we run inside would wait forever; its checks are the required checks.
         return Reason("jenkins", "ok", f"this is {job} #{own.number}, running now; its checks stand for it")
+    hint = ""
+    if own is not None and own.job.rsplit("/", 1)[-1] == job.rsplit("/", 1)[-1]:
+        hint = f" (jdci runs in {own.job}, not {job}: does [jenkins] job match JOB_NAME?)"
     if build is None:
-        return Reason("jenkins", "pending", f"{job} has no completed build yet")
+        return Reason("jenkins", "pending", f"{job} has no completed build yet{hint}")
     head = g.pr.head_sha
     if build.building or build.result is None:
         return Reason("jenkins", "pending", f"{build.label} is still running")
@@ -274,10 +277,11 @@ def _jenkins(g: GateInput) -> Reason:
                                            f"check the job checks out the pull request (checkout scm)")
     if build.sha != head:
         return Reason("jenkins", "pending", f"{build.label} built {short(build.sha)}, not the head "
-                                            f"{short(head)}; waiting for a build of the head")
-    if build.result == "SUCCESS":
-        return Reason("jenkins", "ok", f"{build.label} passed at {short(head)}")
-    return Reason("jenkins", "failed", f"{build.label} at {short(head)}: {build.result}")
+                                            f"{short(head)}; waiting for a build of the head{hint}")
+    if build.result in g.config.jenkins_results:
+        return Reason("jenkins", "ok", f"{build.label} at {short(head)}: {build.result}")
+    return Reason("jenkins", "failed", f"{build.label} at {short(head)}: {build.result} "
+                                       f"(accepted: {', '.join(g.config.jenkins_results)})")
 
 
 def _up_to_date(g: GateInput) -> Reason:

@@ -120,3 +120,31 @@ def test_jenkins_down_is_a_service_error() -> None:
     assert caught.value.exit_code == EXIT_SERVICE
     assert "ConnectionError" in str(caught.value)
     assert "s3cret-token" not in str(caught.value)
+
+
+def test_gate_waits_for_a_build_of_the_head_then_passes(url: str, unique: str) -> None:
+    """The adapter's answer fed to the gate: an older commit's green build never stands for the head."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from jenkins_docker_ci.gate import GateInput, evaluate
+    from jenkins_docker_ci.scm import PullRequest
+
+    project = f"shop-{unique}"
+    config = config_for(url)
+    gate_config = dataclasses.replace(config.gate, require_jenkins=True, required_checks=(), approvals=0,
+                                      require_ticket=False)
+    pr = PullRequest(number=9, title="SHOP-9 fix", head_sha=HEAD, head_ref="fix", base_ref="main", mergeable=True)
+
+    def decide() -> tuple[str, str]:
+        build = jenkins.last_build(config, SECRETS, project, 9)
+        reason = evaluate(GateInput(pr=pr, now=datetime.now(timezone.utc), config=gate_config, behind=False,
+                                    jenkins_job=jenkins.pr_job_name(project, 9), jenkins=build)).reason("jenkins")
+        return reason.status, reason.detail
+
+    assert decide()[0] == "pending"  # no job yet
+    seed(url, job=f"{project}/PR-9", result="SUCCESS", sha="6" * 40)
+    assert decide() == ("pending", f"{project}/PR-9 #1 built 6666666, not the head 3333333; "
+                                   "waiting for a build of the head")
+    seed(url, job=f"{project}/PR-9", result="SUCCESS", sha=HEAD, merge_sha=MERGE)
+    assert decide() == ("ok", f"{project}/PR-9 #2 at 3333333: SUCCESS")
