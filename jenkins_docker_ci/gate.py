@@ -164,16 +164,15 @@ def _required_checks(g: GateInput) -> Reason:
         matches = [n for n in names if fnmatch.fnmatchcase(n, pattern)] if is_glob else \
             [n for n in names if n == pattern]
         if not matches:
-            missing = f"{pattern} never reported" if overdue else f"{pattern} has not reported yet"
+            if overdue:
+                missing = f"{pattern} never reported within {_duration(g.config.never_reported_after)} of " \
+                          f"the first status"
+            else:
+                missing = f"{pattern} has not reported yet"
             near = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
             if near:
-                missing += f" (reported: {', '.join(near)}; is the name right?)"
-            if overdue:
-                missing += f" within {_duration(g.config.never_reported_after)} of the first status on " \
-                           f"{short(g.pr.head_sha)}"
-                failed.append(missing)
-            else:
-                pending.append(missing)
+                missing += f" (similar names reported: {', '.join(near)}; is the name right?)"
+            (failed if overdue else pending).append(missing)
             continue
         for name in matches:
             state = latest[name].state
@@ -186,13 +185,10 @@ def _required_checks(g: GateInput) -> Reason:
                 pending.append(f"{name} {state}")
     # a check matched by two patterns (jdci/* and jdci/smoke) is reported once
     green, failed, pending = (list(dict.fromkeys(x)) for x in (green, failed, pending))
-    summary = "; ".join(failed + pending)
-    on = f" on {short(g.pr.head_sha)}"
-    if failed:
-        return Reason("required_checks", "failed", summary + on)
-    if pending:
-        return Reason("required_checks", "pending", summary + on)
-    return Reason("required_checks", "ok", f"{len(green)} green{on}: {', '.join(green)}")
+    on = f"on {short(g.pr.head_sha)}: "
+    if failed or pending:
+        return Reason("required_checks", "failed" if failed else "pending", on + "; ".join(failed + pending))
+    return Reason("required_checks", "ok", f"{on}{len(green)} green ({', '.join(green)})")
 
 
 def _approvals(g: GateInput) -> Reason:

@@ -318,7 +318,7 @@ def test_merged_pr_describes_it() -> None:
 def test_overlapping_patterns_report_a_check_once() -> None:
     result = evaluate(create_gate_input(config=dict(required_checks=("jdci/*", "jdci/smoke")),
                                         checks=[check("jdci/smoke", "pending")]))
-    assert result.reason("required_checks").detail == "jdci/smoke pending on aaaaaaa"
+    assert result.reason("required_checks").detail == "on aaaaaaa: jdci/smoke pending"
 
 
 def test_naive_now_is_read_as_utc() -> None:
