@@ -200,3 +200,35 @@ def test_unknown_path_is_jenkins_404(jenkins_url: str) -> None:
 
 def test_whoami_is_the_basic_user(server: Any) -> None:
     assert server.get_whoami()["id"] == "alice"
+
+
+def test_permalinks_and_parameters_in_the_body(jenkins_url: str, server: Any, unique: str) -> None:
+    job = f"shop-{unique}/PR-6"
+    seed(jenkins_url, job=job, result="SUCCESS", sha=HEAD)
+    seed(jenkins_url, job=job, result=None, building=True, sha=HEAD)
+    auth = ("alice", "t")
+    base = f"{jenkins_url}/job/shop-{unique}/job/PR-6"
+    assert requests.get(f"{base}/lastCompletedBuild/api/json", auth=auth, timeout=10).json()["number"] == 1
+    assert requests.get(f"{base}/lastBuild/api/json", auth=auth, timeout=10).json()["number"] == 2
+    assert requests.get(f"{base}/lastFailedBuild/api/json", auth=auth, timeout=10).status_code == 404
+
+    crumb = requests.get(f"{jenkins_url}/crumbIssuer/api/json", auth=auth, timeout=10).json()["crumb"]
+    response = requests.post(f"{base}/buildWithParameters", data={"PR": "6"}, auth=auth, timeout=10,
+                             headers={"Jenkins-Crumb": crumb})
+    assert response.status_code == 201
+    item = requests.get(response.headers["Location"] + "api/json", auth=auth, timeout=10).json()
+    assert item["params"] == "\nPR=6"
+
+
+def test_reset_forgets_jobs(tmp_path: Path) -> None:
+    from jenkins_docker_ci.sandbox.jenkins import JenkinsService
+    from jenkins_docker_ci.sandbox.server import SandboxServer
+
+    server = SandboxServer(JenkinsService(tmp_path)).start()
+    try:
+        seed(server.url, job="shop/PR-1", result="SUCCESS", sha=HEAD)
+        assert requests.get(f"{server.url}/job/shop/api/json", auth=("a", "t"), timeout=10).status_code == 200
+        requests.post(f"{server.url}/_sandbox/reset", timeout=10).raise_for_status()
+        assert requests.get(f"{server.url}/job/shop/api/json", auth=("a", "t"), timeout=10).status_code == 404
+    finally:
+        server.stop()
