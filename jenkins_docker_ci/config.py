@@ -103,6 +103,7 @@ class GateConfig:
     require_ticket: bool = True
     ticket_statuses: tuple[str, ...] = ()  # empty = any status
     require_jenkins: bool = False  # needs [jenkins] url and job
+    jenkins_results: tuple[str, ...] = ("SUCCESS",)  # results of the PR job's last build that count as green
     require_up_to_date: bool = True
     never_reported_after: float = 1800.0  # seconds since the first status on the head before a missing check blocks
 
