@@ -40,8 +40,13 @@ def gather(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullReques
     if config.gate.require_jenkins:
         from . import jenkins
 
-        jenkins_job, jenkins_build = jenkins.pr_build(config, secrets, pr.number)
-        own_build = jenkins.own_build(env)
+        if not (config.jenkins.url and config.jenkins.job):
+            from .errors import ConfigError
+
+            raise ConfigError(f"{config.source}: [gate] require_jenkins needs [jenkins] url and job")
+        jenkins_job = jenkins.pr_job_name(config.jenkins.job, pr.number)
+        jenkins_build = jenkins.last_build(config, secrets, config.jenkins.job, pr.number)
+        own_build = jenkins.OwnBuild.from_env(env)
     return evaluate(GateInput(
         pr=pr,
         now=datetime.now(timezone.utc),
