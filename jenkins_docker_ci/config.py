@@ -5,6 +5,7 @@ Where the config comes from (DESIGN.md): --config PATH, else $JDCI_CONFIG, else 
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import os
@@ -57,12 +58,23 @@ class ImageConfig:
 
 
 @dataclass(frozen=True)
+class ServiceSpec:
+    """A service the app needs in its environment (database, cache, worker), reachable by `name`."""
+
+    name: str
+    image: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: str = ""
+
+
+@dataclass(frozen=True)
 class PreprodConfig:
     port: int = 8000  # the port the app listens on inside its container
     health_path: str = "/healthz"  # "" = use the image's HEALTHCHECK
     health_timeout: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict)
     ttl_hours: float = 72.0
+    services: tuple[ServiceSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,7 +253,7 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
         if isinstance(value, str) or not isinstance(value, list):
             raise wrong("a list")
         return tuple(_convert(args[0], item, source, f"{name}[{i}]") for i, item in enumerate(value))
-    if origin in (Mapping, dict) or origin is typing.Mapping:
+    if origin in (collections.abc.Mapping, dict):
         if not isinstance(value, Mapping):
             raise wrong("a table")
         out: dict[str, str] = {}

@@ -140,6 +140,15 @@ def _all_answer(found: dict[str, str]) -> bool:
     return True
 
 
+def status() -> dict[str, str]:
+    """The URLs of the background sandbox when it runs and answers; {} otherwise."""
+    if _running_pid() and _urls_file().exists():
+        found: dict[str, str] = json.loads(_urls_file().read_text())
+        if _all_answer(found):
+            return found
+    return {}
+
+
 def down() -> bool:
     """Stop the background sandbox. True when one was running."""
     pid = _running_pid()

@@ -1,0 +1,65 @@
+"""The sample shop: two pages and a health endpoint, on the Python standard library only."""
+from __future__ import annotations
+
+import json
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSION = os.environ.get("APP_VERSION", "dev")
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title} - Sample Shop</title>
+<style>
+body {{ font-family: sans-serif; margin: 2rem auto; max-width: 40rem; color: #222; }}
+nav a {{ margin-right: 1rem; }}
+.price {{ font-weight: bold; color: #0a6; }}
+</style></head>
+<body>
+<nav><a href="/">Home</a><a href="/checkout">Checkout</a></nav>
+<h1>{title}</h1>
+{content}
+<footer><small>version {version}</small></footer>
+</body>
+</html>
+"""
+
+PAGES = {
+    "/": ("Sample Shop", "<p>Welcome! Today's offer: <span class=\"price\">3 apples for 2</span>.</p>"),
+    "/checkout": ("Checkout", "<p>Your basket is empty.</p><button id=\"pay\">Pay now</button>"),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "sample-shop"
+
+    def do_GET(self) -> None:
+        if self.path == "/healthz":
+            self._send(200, json.dumps({"status": "ok", "version": VERSION}), "application/json")
+        elif self.path in PAGES:
+            title, content = PAGES[self.path]
+            self._send(200, PAGE.format(title=title, content=content, version=VERSION), "text/html; charset=utf-8")
+        else:
+            self._send(404, "not found\n", "text/plain")
+
+    def _send(self, status: int, body: str, content_type: str) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"{self.address_string()} {format % args}", flush=True)
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # inside its container; published on 127.0.0.1 only
+    print(f"sample shop listening on :{port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Check results rendered for people and tools: JUnit XML (Jenkins' junit step) and a Markdown PR comment."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterable
+
+from . import CheckResult
+
+PR_COMMENT_MARKER = "<!-- jdci:pr-report -->"
+_ICONS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", "pending": "⏳"}
+
+
+def junit_xml(results: Iterable[CheckResult], suite: str = "jdci") -> str:
+    results = list(results)
+    root = ET.Element("testsuite", name=suite, tests=str(len(results)),
+                      failures=str(sum(r.status == "failed" for r in results)),
+                      errors=str(sum(r.status == "error" for r in results)),
+                      skipped=str(sum(r.status in ("skipped", "pending") for r in results)),
+                      time=f"{sum(r.duration for r in results):.3f}")
+    for result in results:
+        case = ET.SubElement(root, "testcase", classname=suite, name=result.name, time=f"{result.duration:.3f}")
+        if result.status == "failed":
+            ET.SubElement(case, "failure", message=result.detail).text = result.detail
+        elif result.status == "error":
+            ET.SubElement(case, "error", message=result.detail).text = result.detail
+        elif result.status in ("skipped", "pending"):
+            ET.SubElement(case, "skipped", message=result.detail or result.status)
+        if result.url:
+            ET.SubElement(case, "system-out").text = result.url
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(results: Iterable[CheckResult], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "jdci-checks.xml"
+    path.write_text(junit_xml(results), encoding="utf-8")
+    return path
+
+
+def pr_comment(*, sha: str, results: Iterable[CheckResult], preview_url: str, image: str, digest: str,
+               build_url: str, tickets: Iterable[str]) -> str:
+    """The one PR comment jdci keeps up to date (found again by PR_COMMENT_MARKER)."""
+    lines = [PR_COMMENT_MARKER, f"### jdci report for `{sha[:12]}`", ""]
+    if preview_url:
+        lines.append(f"- Preview: {preview_url}")
+    if image:
+        lines.append(f"- Image: `{image}` (`{digest}`)" if digest else f"- Image: `{image}`")
+    if build_url:
+        lines.append(f"- Build: {build_url}")
+    ticket_list = ", ".join(tickets)
+    if ticket_list:
+        lines.append(f"- Tickets: {ticket_list}")
+    lines += ["", "| check | status | detail |", "|---|---|---|"]
+    for result in results:
+        detail = result.detail.replace("|", "\\|")
+        lines.append(f"| `{result.name}` | {_ICONS.get(result.status, '')} {result.status} | {detail} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,273 @@
+"""`jdci`: the command line. argparse only at start-up; every command imports what it needs when it runs,
+so `jdci --help` stays fast.
+
+Contract (DESIGN.md): logs on stderr; with --json, stdout is exactly one JSON object, on failure too, carrying
+`"error": {"kind", "message"}`; exit codes 0 / 1 / 2 / 3 / 4 / 75 / 130 / 143.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import EXIT_INTERNAL, EXIT_OK, Interrupted, JdciError, UsageError
+
+
+@dataclass
+class Outcome:
+    code: int = EXIT_OK
+    payload: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # what people see on stdout without --json
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="jdci.toml to use (default: $JDCI_CONFIG, ./jdci.toml, "
+                                                         "[tool.jdci] in ./pyproject.toml)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+
+
+def _change_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the change (default: Jenkins' CHANGE_* variables)")
+    group.add_argument("--pr", type=int, metavar="N", help="pull request number (CHANGE_ID)")
+    group.add_argument("--title", help="pull request title (CHANGE_TITLE)")
+    group.add_argument("--branch", help="source branch (CHANGE_BRANCH)")
+    group.add_argument("--target", help="target branch (CHANGE_TARGET)")
+    group.add_argument("--build-url", help="link to this build (BUILD_URL)")
+    group.add_argument("--workspace", metavar="DIR", help="git checkout of the PR (WORKSPACE, default .)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jdci", description="Take a pull request from opened to merged safely: JIRA ticket, "
+                                              "Docker image, preprod environment, checks, gated merge.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("pr", help="run the whole PR pipeline (link, build, preprod, checks, gate, merge)")
+    _common(p)
+    _change_flags(p)
+    p.add_argument("--no-merge", action="store_true", help="stop after the checks and statuses")
+    p.set_defaults(func=_cmd_pr)
+
+    p = sub.add_parser("demo", help="create a fresh sandbox scenario of the sample app and run `jdci pr` on it")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--app", metavar="DIR", help="the app to use (default: the bundled examples/sample-app)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("sandbox", help="start or stop the GitHub/JIRA/Jenkins/Slack stand-ins")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.set_defaults(func=_cmd_sandbox)
+
+    p = sub.add_parser("env", help="preprod environments: ls, down, gc")
+    p.add_argument("action", choices=["ls", "down", "gc"])
+    p.add_argument("name", nargs="?", help="environment name (for down), e.g. jdci-acme-shop-pr-7")
+    _common(p)
+    p.set_defaults(func=_cmd_env)
+
+    p = sub.add_parser("link", help="find, check and link the JIRA tickets of a pull request")
+    _common(p)
+    _change_flags(p)
+    p.add_argument("--dry-run", action="store_true", help="only print the keys found; contact no JIRA")
+    p.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_link"))
+
+    p = sub.add_parser("ticket", help="JIRA ticket operations")
+    tsub = p.add_subparsers(dest="ticket_command", metavar="ACTION", parser_class=_Parser, required=True)
+    t = tsub.add_parser("transition", help="transition the PR's tickets for a lifecycle event")
+    t.add_argument("event", choices=["opened", "checks_failed", "merged", "closed"])
+    t.add_argument("--keys", help="comma-separated ticket keys (default: found from the change)")
+    _common(t)
+    _change_flags(t)
+    t.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_ticket_transition"))
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], Any]:
+    def call(args: argparse.Namespace) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+
+    return call
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+def load_config(args: argparse.Namespace) -> Any:
+    from . import config as config_module
+
+    workspace = getattr(args, "workspace", None) or os.environ.get("WORKSPACE") or "."
+    return config_module.load(args.config, cwd=workspace if not args.config else ".")
+
+
+def secrets() -> Any:
+    from . import log
+    from .config import Secrets
+
+    found = Secrets.from_env()
+    log.redact_values(found.values())
+    return found
+
+
+def change_from(args: argparse.Namespace) -> Any:
+    from .context import from_env
+
+    return from_env(os.environ, pr_number=args.pr, title=args.title, source_branch=args.branch,
+                    target_branch=args.target, build_url=args.build_url, workspace=args.workspace)
+
+
+def _cmd_pr(args: argparse.Namespace) -> Outcome:
+    from . import pipeline
+
+    config = load_config(args)
+    run = pipeline.Run(change_from(args))
+    args._partial = run.to_json  # what --json shows if a step fails
+    pipeline.run_pr(config, secrets(), run.change, run=run, merge=not args.no_merge)
+    return Outcome(EXIT_OK, run.to_json(), pipeline_summary(run.to_json()))
+
+
+def pipeline_summary(data: dict[str, Any]) -> str:
+    lines = [f"tickets:     {', '.join(data['tickets']) or '-'}"]
+    if data.get("image"):
+        lines.append(f"image:       {data['image']['ref']}")
+        lines.append(f"digest:      {data['image']['digest']}")
+    env = data.get("environment") or {}
+    lines.append(f"environment: {env.get('status')} {env.get('url') or ''}".rstrip())
+    for check in data.get("checks", []):
+        lines.append(f"check:       {check['name']}: {check['status']}")
+    if data.get("gate"):
+        lines.append(f"gate:        {data['gate']['decision']}")
+    merge = data.get("merge") or {}
+    lines.append(f"merged:      {str(merge.get('merged', False)).lower()}"
+                 + (f" ({merge['merge_sha']})" if merge.get("merge_sha") else ""))
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> Outcome:
+    from . import demo
+
+    result = demo.run(app=args.app, partial=lambda fn: setattr(args, "_partial", fn))
+    return Outcome(EXIT_OK, result, pipeline_summary(result))
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> Outcome:
+    from . import sandbox
+
+    if args.action == "up":
+        found = sandbox.up()
+        return Outcome(EXIT_OK, found, "\n".join(f"{k}: {v}" for k, v in found.items()))
+    if args.action == "down":
+        was = sandbox.down()
+        return Outcome(EXIT_OK, {"stopped": was}, "stopped" if was else "the sandbox was not running")
+    found = sandbox.status()
+    return Outcome(EXIT_OK, found, "\n".join(f"{k}: {v}" for k, v in found.items()) or "not running")
+
+
+def _cmd_env(args: argparse.Namespace) -> Outcome:
+    from . import environments
+
+    if args.action == "ls":
+        envs = environments.ls()
+        text = "\n".join(f"{e.name}\t{e.status}\tPR {e.pr}\t{e.sha[:12]}" for e in envs) or "no environments"
+        return Outcome(EXIT_OK, {"environments": [e.to_json() for e in envs]}, text)
+    if args.action == "down":
+        if not args.name:
+            raise UsageError("jdci env down: name the environment (see `jdci env ls`)")
+        removed = environments.down(args.name)
+        return Outcome(EXIT_OK, {"removed": removed}, f"removed {removed} objects of {args.name}")
+    removed_envs = environments.gc(load_config(args))
+    return Outcome(EXIT_OK, {"removed": removed_envs}, "\n".join(removed_envs) or "nothing stale")
+
+
+# -- running a command -------------------------------------------------------------------------------------
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    want_json = "--json" in argv
+    args: argparse.Namespace | None = None
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "func", None):
+            build_parser().print_help(sys.stderr)
+            return 2
+        outcome = args.func(args)
+        if not isinstance(outcome, Outcome):  # commands from other modules may return a bare exit code
+            outcome = Outcome(int(outcome or 0))
+        _emit(outcome.payload, outcome.text, want_json)
+        return outcome.code
+    except KeyboardInterrupt:
+        return _fail(Interrupted(signal.SIGINT), args, want_json)
+    except JdciError as exc:
+        return _fail(exc, args, want_json)
+    except Exception:  # noqa: BLE001 - a bug in jdci: keep the traceback for the bug report
+        return _internal_error(args, want_json)
+
+
+def _emit(payload: dict[str, Any], text: str, want_json: bool) -> None:
+    if want_json:
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    elif text:
+        sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _partial(args: argparse.Namespace | None) -> dict[str, Any]:
+    partial = getattr(args, "_partial", None) if args is not None else None
+    try:
+        return dict(partial()) if callable(partial) else {}
+    except Exception:  # noqa: BLE001 - the error report must not fail
+        return {}
+
+
+def _fail(exc: JdciError, args: argparse.Namespace | None, want_json: bool) -> int:
+    from . import log
+
+    message = log.redact(exc.message)
+    log.say("error", message)
+    if want_json:
+        payload = _partial(args)
+        payload["error"] = {"kind": exc.kind, "message": message}
+        _emit(payload, "", True)
+    return exc.exit_code
+
+
+def _internal_error(args: argparse.Namespace | None, want_json: bool) -> int:
+    import tempfile
+    import time
+    import traceback
+
+    from . import log
+
+    text = log.redact(traceback.format_exc())
+    path = os.path.join(tempfile.gettempdir(), f"jdci-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    message = (f"internal error: {text.strip().splitlines()[-1]}; the traceback is in {path} - "
+               f"archive it with the build and report it")
+    log.say("error", message)
+    if want_json:
+        payload = _partial(args)
+        payload["error"] = {"kind": "internal", "message": message}
+        _emit(payload, "", True)
+    return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

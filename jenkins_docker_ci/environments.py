@@ -1,0 +1,273 @@
+"""Preproduction environments: one per pull request, on one Docker engine.
+
+An environment is the app image plus the services it declares ([[preprod.services]]), on a network of its
+own, every object named `jdci-<repo>-pr-<N>...` and labelled with io.jdci.* so `down`, `ls` and `gc` find them
+by label. Ports are published on 127.0.0.1 only. Every docker call for environments is in this module.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import log
+from .errors import PreprodError
+from .images import MANAGED
+
+if TYPE_CHECKING:
+    import docker
+
+    from .config import Config, ServiceSpec
+
+ENV_LABEL = "io.jdci.env"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    url: str
+    status: str  # "up" | "down" | "failed"
+    image: str = ""
+    containers: tuple[str, ...] = ()
+    reused: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "status": self.status, "image": self.image}
+
+
+def env_name(repository: str, pr_number: int | None, head_sha: str = "") -> str:
+    """`jdci-acme-shop-pr-7`: valid as a container and network name, stable across reruns of one PR."""
+    slug = re.sub(r"[^a-z0-9]+", "-", repository.lower()).strip("-") or "repo"
+    suffix = f"pr-{pr_number}" if pr_number is not None else f"sha-{head_sha[:12]}"
+    return f"jdci-{slug[:40]}-{suffix}"
+
+
+def env_labels(name: str, repository: str, pr_number: int | None, head_sha: str, role: str) -> dict[str, str]:
+    labels = {
+        MANAGED: "true",
+        ENV_LABEL: name,
+        "io.jdci.repository": repository,
+        "io.jdci.sha": head_sha,
+        "io.jdci.role": role,
+        "io.jdci.created": str(int(time.time())),
+    }
+    if pr_number is not None:
+        labels["io.jdci.pr"] = str(pr_number)
+    return labels
+
+
+def _engine() -> "docker.DockerClient":
+    from .images import engine
+
+    return engine()
+
+
+def _find(client: "docker.DockerClient", name: str) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": f"{ENV_LABEL}={name}"})
+
+
+def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: str, image_ref: str,
+       client: "docker.DockerClient | None" = None, report_dir: Path | None = None) -> Environment:
+    """Stand up (or reuse, when the same image already runs healthy) the PR's environment."""
+    client = client or _engine()
+    name = env_name(repository, pr_number, head_sha)
+    existing = _find(client, name)
+    app = next((c for c in existing if c.labels.get("io.jdci.role") == "app"), None)
+    if app is not None and app.labels.get("io.jdci.image") == image_ref and app.status == "running":
+        url = _app_url(app, config.preprod.port)
+        if url and _healthy(config, app, url):
+            log.say("preprod", f"{name} already runs {image_ref} and is healthy: {url}")
+            return Environment(name, url, "up", image_ref, tuple(c.name for c in existing), reused=True)
+    if existing:
+        log.say("preprod", f"replacing {name} (it ran {app.labels.get('io.jdci.image') if app else 'nothing'})")
+        down(name, client=client)
+    try:
+        return _create(config, client, name, repository, pr_number, head_sha, image_ref)
+    except BaseException as exc:  # noqa: BLE001 - whatever went wrong (even Ctrl-C), leave nothing behind
+        saved = _save_logs(client, name, report_dir or Path(config.report.directory))
+        down(name, client=client)
+        if isinstance(exc, PreprodError):
+            raise PreprodError(f"{exc}{saved}") from None
+        raise
+
+
+def _create(config: "Config", client: "docker.DockerClient", name: str, repository: str,
+            pr_number: int | None, head_sha: str, image_ref: str) -> Environment:
+    from docker.errors import APIError, ImageNotFound
+
+    api = client.api
+    api.create_network(name, driver="bridge", labels=env_labels(name, repository, pr_number, head_sha, "network"))
+    names: list[str] = []
+    try:
+        for service in config.preprod.services:
+            container = f"{name}-{service.name}"
+            _run(api, name, container, service.image, service.name, dict(service.env),
+                 env_labels(name, repository, pr_number, head_sha, service.name), command=service.command or None)
+            names.append(container)
+        app_env = {**dict(config.preprod.env), "PORT": str(config.preprod.port)}
+        labels = {**env_labels(name, repository, pr_number, head_sha, "app"), "io.jdci.image": image_ref}
+        app_name = f"{name}-app"
+        _run(api, name, app_name, image_ref, "app", app_env, labels, port=config.preprod.port)
+        names.append(app_name)
+    except ImageNotFound as exc:
+        raise PreprodError(f"image for {name} not found ({exc.explanation}); build it first") from None
+    except APIError as exc:
+        raise PreprodError(f"could not start {name}: {exc.explanation or exc}") from None
+    app = client.containers.get(app_name)
+    url = _app_url(app, config.preprod.port)
+    if not url:
+        raise PreprodError(f"{app_name} publishes no port {config.preprod.port}; set [preprod] port to the port "
+                           f"the app listens on")
+    log.say("preprod", f"started {name} ({', '.join(names)}); waiting until healthy at {url}")
+    _wait_healthy(config, client, name, url)
+    log.say("preprod", f"{name} is up: {url}")
+    return Environment(name, url, "up", image_ref, tuple(names))
+
+
+def _run(api: Any, network: str, container: str, image: str, alias: str, env: dict[str, str],
+         labels: dict[str, str], port: int | None = None, command: str | None = None) -> None:
+    host_config = api.create_host_config(
+        port_bindings={port: ("127.0.0.1",)} if port else None,  # loopback only, a free port
+        restart_policy={"Name": "no"},
+    )
+    networking = api.create_networking_config({network: api.create_endpoint_config(aliases=[alias])})
+    created = api.create_container(image, name=container, environment=env, labels=labels,
+                                   ports=[port] if port else None, host_config=host_config,
+                                   networking_config=networking, command=command, detach=True)
+    api.start(created["Id"])
+
+
+def _app_url(container: Any, port: int) -> str:
+    container.reload()
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
+    for binding in bindings:
+        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+            return f"http://127.0.0.1:{binding['HostPort']}"
+    return ""
+
+
+def _healthy(config: "Config", container: Any, url: str) -> bool:
+    if config.preprod.health_path:
+        import requests
+
+        try:
+            return requests.get(url + config.preprod.health_path, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    health = (container.attrs.get("State", {}).get("Health") or {}).get("Status")
+    return health == "healthy" if health else container.status == "running"
+
+
+def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, url: str) -> None:
+    deadline = time.monotonic() + config.preprod.health_timeout
+    delay = 0.1
+    while True:
+        for container in _find(client, name):
+            if container.status in ("exited", "dead"):
+                code = container.attrs.get("State", {}).get("ExitCode")
+                raise PreprodError(f"container {container.name} of {name} exited (code {code}) before it was "
+                                   f"healthy")
+        app = next(c for c in _find(client, name) if c.labels.get("io.jdci.role") == "app")
+        if _healthy(config, app, url):
+            return
+        if time.monotonic() + delay > deadline:
+            what = f"{url}{config.preprod.health_path}" if config.preprod.health_path else "its HEALTHCHECK"
+            raise PreprodError(f"{name} not healthy after {config.preprod.health_timeout:.0f} s (polled {what}); "
+                               f"raise [preprod] health_timeout or fix the app's health endpoint")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+
+
+def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str:
+    """Save every container's log of the environment; returns a sentence naming the files, for errors."""
+    saved = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for container in _find(client, name):
+            path = directory / f"{container.name}.log"
+            path.write_bytes(container.logs(stdout=True, stderr=True, tail=2000))
+            saved.append(str(path))
+    except Exception:  # noqa: BLE001 - logs are a courtesy; the original error matters more
+        return ""
+    return f"; container logs saved to {', '.join(saved)}" if saved else ""
+
+
+def down(name: str, *, client: "docker.DockerClient | None" = None) -> int:
+    """Remove every container, network and volume of environment `name`. Returns how many objects went."""
+    from docker.errors import NotFound
+
+    client = client or _engine()
+    removed = 0
+    for container in _find(client, name):
+        try:
+            container.remove(force=True, v=True)
+            removed += 1
+        except NotFound:
+            pass
+    for network in client.networks.list(filters={"label": f"{ENV_LABEL}={name}"}):
+        try:
+            network.remove()
+            removed += 1
+        except NotFound:
+            pass
+    for volume in client.volumes.list(filters={"label": f"{ENV_LABEL}={name}"}):
+        try:
+            volume.remove(force=True)
+            removed += 1
+        except NotFound:
+            pass
+    if removed:
+        log.say("preprod", f"removed {name} ({removed} objects)")
+    return removed
+
+
+@dataclass
+class EnvSummary:
+    name: str
+    repository: str
+    pr: str
+    sha: str
+    created: int
+    containers: list[str] = field(default_factory=list)
+    status: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "repository": self.repository, "pr": self.pr, "sha": self.sha,
+                "created": self.created, "containers": self.containers, "status": self.status}
+
+
+def ls(client: "docker.DockerClient | None" = None) -> list[EnvSummary]:
+    client = client or _engine()
+    found: dict[str, EnvSummary] = {}
+    for container in client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}):
+        name = container.labels.get(ENV_LABEL)
+        if not name:
+            continue
+        summary = found.setdefault(name, EnvSummary(
+            name, container.labels.get("io.jdci.repository", ""), container.labels.get("io.jdci.pr", ""),
+            container.labels.get("io.jdci.sha", ""), int(container.labels.get("io.jdci.created", "0"))))
+        summary.containers.append(container.name)
+        if container.labels.get("io.jdci.role") == "app":
+            summary.status = container.status
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def stale(envs: list[EnvSummary], ttl_hours: float, now: float) -> list[EnvSummary]:
+    """Environments older than the TTL (pure)."""
+    return [env for env in envs if now - env.created > ttl_hours * 3600]
+
+
+def gc(config: "Config", *, now: float | None = None, client: "docker.DockerClient | None" = None,
+       is_open: Callable[[EnvSummary], bool] | None = None) -> list[str]:
+    """Remove environments past [preprod] ttl_hours (or whose PR is no longer open, when `is_open` says so)."""
+    client = client or _engine()
+    envs = ls(client)
+    doomed = {env.name for env in stale(envs, config.preprod.ttl_hours, now if now is not None else time.time())}
+    if is_open is not None:
+        doomed |= {env.name for env in envs if not is_open(env)}
+    for name in sorted(doomed):
+        down(name, client=client)
+    return sorted(doomed)
+

@@ -1,0 +1,270 @@
+"""`jdci pr`: the lifecycle of one pull request, as steps that each feed the next.
+
+context -> link -> build + push -> preprod -> checks -> publish -> gate -> merge -> after merge.
+The run keeps what each step produced in `Run`, so the summary (and --json) says what was done even when a
+step fails. Whatever this run started and did not hand on is removed on the way out.
+"""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from . import log
+from .errors import CheckFailed, GateBlocked, JdciError, TicketError, UsageError
+
+if TYPE_CHECKING:
+    from .checks import CheckResult
+    from .config import Config, Secrets
+    from .context import Change
+    from .environments import Environment
+    from .gate import Decision
+    from .images import PushedImage
+    from .merging import MergeOutcome
+    from .scm import PullRequest, ScmHost
+
+
+@dataclass
+class Run:
+    change: "Change"
+    tickets: list[str] = field(default_factory=list)
+    image: "PushedImage | None" = None
+    environment: "Environment | None" = None
+    checks: list["CheckResult"] = field(default_factory=list)
+    gate: "Decision | None" = None
+    merge: "MergeOutcome | None" = None
+    notes: list[str] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        env = self.environment
+        return {
+            "pr": self.change.pr_number,
+            "sha": self.change.head_sha,
+            "tickets": self.tickets,
+            "image": self.image.to_json() if self.image else None,
+            "environment": env.to_json() if env else {"url": None, "status": "down"},
+            "checks": [c.to_json() for c in self.checks],
+            "gate": ({"decision": self.gate.decision, "reasons": [r.to_json() for r in self.gate.reasons]}
+                     if self.gate else None),
+            "merge": self.merge.to_json() if self.merge else {"merged": False, "merge_sha": None},
+            "reports": self.reports,
+            "notes": self.notes,
+        }
+
+
+def git_output(workspace: str, *args: str) -> str:
+    """One git command in the workspace; errors name the command."""
+    try:
+        done = subprocess.run(["git", "-C", workspace, *args], capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise UsageError("git is not installed; install it (apt-get install git)") from None
+    if done.returncode != 0:
+        raise UsageError(f"`git {' '.join(args)}` failed in {workspace} (exit {done.returncode}): "
+                         f"{done.stderr.strip()[:300]}; run jdci inside a git checkout of the pull request")
+    return done.stdout.strip()
+
+
+def tested_sha(workspace: str, pr: "PullRequest") -> str:
+    """The PR commit this workspace holds. Jenkins' "merge" strategy checks out a synthetic merge commit whose
+    second parent is the PR head; anything else means the PR moved since the checkout."""
+    head = git_output(workspace, "rev-parse", "HEAD")
+    if head == pr.head_sha:
+        return head
+    parents = git_output(workspace, "rev-list", "--parents", "-n", "1", "HEAD").split()[1:]
+    if len(parents) == 2 and parents[1] == pr.head_sha:
+        return pr.head_sha
+    return head
+
+
+def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run | None = None,
+           merge: bool = True, env: Mapping[str, str] | None = None) -> Run:
+    """The whole PR pipeline. Raises JdciError (with `run` holding what was done) when a step says no."""
+    from . import scm as scm_module
+    from .context import complete
+
+    scm = scm_module.connect(config, secrets)
+    run = run or Run(change)
+    pr = _pull_request(scm, change)
+    run.change = change = complete(change, pr, scm.repository)
+    if pr.merged:
+        from .merging import MergeOutcome
+
+        log.say("pr", f"PR #{pr.number} is already merged ({pr.merge_sha}); nothing to do")
+        run.merge = MergeOutcome(True, pr.merge_sha)
+        return run
+    if pr.state != "open":
+        raise UsageError(f"PR #{pr.number} in {scm.repository} is closed; reopen it to run the pipeline")
+    sha = tested_sha(change.workspace, pr)
+    if sha != pr.head_sha:
+        run.notes.append(f"PR head moved to {pr.head_sha[:12]} after this checkout ({sha[:12]}): results go to "
+                         f"{sha[:12]} and nothing is merged")
+        log.warn("pr", run.notes[-1])
+    run.change = change = dataclasses.replace(change, head_sha=sha)
+    log.say("pr", f"{change.label}: {change.title!r} {change.source_branch} -> {change.target_branch} "
+                  f"at {sha[:12]}")
+
+    _link(config, secrets, change, run)
+    _build(config, secrets, change, run)
+    try:
+        _preprod(config, change, run)
+        _check(config, change, run)
+        _publish(config, secrets, scm, change, run)
+        failed = [c for c in run.checks if c.status in ("failed", "error")]
+        if failed:
+            _transition(config, secrets, run, "checks_failed")
+            raise CheckFailed(f"{len(failed)} check(s) failed on {change.label} at {sha[:12]}: "
+                              + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+        if sha != pr.head_sha or not merge:
+            return run
+        _gate_and_merge(config, secrets, scm, change, run, env)
+    except BaseException:  # a failed run leaves no environment behind (its logs are in the reports)
+        if run.environment and run.environment.status == "up":
+            _env_down(run)
+        raise
+    return run
+
+
+def _pull_request(scm: "ScmHost", change: "Change") -> "PullRequest":
+    if change.pr_number is not None:
+        return scm.pull_request(change.pr_number)
+    if change.source_branch:
+        found = scm.find_pull_request(change.source_branch)
+        if found:
+            return found
+        raise UsageError(f"no open pull request from branch {change.source_branch!r} in {scm.repository}; "
+                         f"open one or pass --pr N")
+    raise UsageError("which pull request? pass --pr N (or run in a Jenkins PR build, which sets CHANGE_ID)")
+
+
+def _details(change: "Change", run: Run) -> Any:
+    from .tickets import CommentDetails
+
+    return CommentDetails(
+        pr_url=change.pr_url, pr_title=change.title, pr_number=change.pr_number, build_url=change.build_url,
+        image_ref=run.image.ref if run.image else "", image_digest=run.image.digest if run.image else "",
+        preview_url=run.environment.url if run.environment and run.environment.status == "up" else "",
+        checks=tuple((c.name, c.status) for c in run.checks),
+    )
+
+
+def _link(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> None:
+    if config.jira.require_ticket == "off" and not config.jira.url:
+        return
+    from . import tickets
+
+    if not config.jira.url:
+        raise UsageError(f"{config.source}: [jira] url is empty; set it, or set [jira] require_ticket = \"off\"")
+    result = tickets.link(config, secrets, change, _details(change, run), event="opened")
+    run.tickets = list(result.tickets)
+    run.notes.extend(result.notes)
+    if not run.tickets and config.jira.require_ticket == "fail":
+        raise TicketError(f"no JIRA ticket key in the title {change.title!r} or branch {change.source_branch!r} "
+                          f"of {change.label}; name the ticket (e.g. SHOP-7) in either")
+
+
+def _build(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> None:
+    from . import images
+
+    commit_time = git_output(change.workspace, "show", "-s", "--format=%cI", change.head_sha)
+    run.image = images.build_and_push(config, secrets, change, commit_time=commit_time, tickets=run.tickets)
+
+
+def _preprod(config: "Config", change: "Change", run: Run) -> None:
+    from . import environments
+
+    assert run.image is not None
+    run.environment = environments.up(config, repository=change.repository, pr_number=change.pr_number,
+                                      head_sha=change.head_sha, image_ref=run.image.ref,
+                                      report_dir=Path(change.workspace) / config.report.directory)
+
+
+def _check(config: "Config", change: "Change", run: Run) -> None:
+    from .checks import http
+
+    assert run.environment is not None
+    for check in config.checks.http:
+        result = http.run(check, run.environment.url)
+        run.checks.append(result)
+        log.say("check", f"{result.name}: {result.status} - {result.detail}")
+    if not config.checks.http:
+        log.say("check", "no checks configured ([[checks.http]] in jdci.toml)")
+
+
+def _publish(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run) -> None:
+    """Commit statuses on the tested SHA, the PR comment, JUnit XML, the JIRA comment."""
+    from .checks import commit_state, report
+    from .scm.comments import upsert_comment
+
+    assert change.pr_number is not None
+    for result in run.checks:
+        scm.set_status(change.head_sha, result.context, commit_state(result.status),
+                       result.detail[:140], result.url or change.build_url)
+    directory = Path(change.workspace) / config.report.directory
+    run.reports["junit"] = str(report.write_junit(run.checks, directory))
+    body = report.pr_comment(
+        sha=change.head_sha, results=run.checks,
+        preview_url=run.environment.url if run.environment else "",
+        image=run.image.ref if run.image else "", digest=run.image.digest if run.image else "",
+        build_url=change.build_url, tickets=run.tickets)
+    upsert_comment(scm, change.pr_number, report.PR_COMMENT_MARKER, body)
+    if run.tickets:
+        from . import tickets
+
+        tickets.update(config, secrets, change, run.tickets, _details(change, run))
+
+
+def _transition(config: "Config", secrets: "Secrets", run: Run, event: str) -> None:
+    if run.tickets and config.jira.transitions.get(event):
+        from . import tickets
+
+        run.notes.extend(tickets.transition(config, secrets, run.tickets, event))
+
+
+def _gate_and_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run,
+                    env: Mapping[str, str] | None) -> None:
+    from . import merging
+
+    assert change.pr_number is not None
+    pr = scm.pull_request(change.pr_number)  # fresh: reviews and heads move while we build
+    run.gate = merging.gather(config, secrets, scm, pr, ticket_statuses=_ticket_statuses(config, secrets, run),
+                              env=env)
+    for reason in run.gate.reasons:
+        log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
+    if run.gate.decision == "block":
+        raise GateBlocked(f"the gate blocks {change.label}: "
+                          + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed))
+    if run.gate.decision == "wait":
+        log.say("gate", f"waiting ({'; '.join(r.rule for r in run.gate.pending)}); `jdci merge --sweep` will "
+                        f"merge it once the gate passes. The preview stays up at {run.environment.url if run.environment else '-'}")
+        return
+    if run.gate.sha != change.head_sha:
+        raise GateBlocked(f"the PR head is now {run.gate.sha[:12]}, not the tested {change.head_sha[:12]}; "
+                          f"nothing merged - the new head needs its own build")
+    run.merge = merging.merge(config, scm, pr, change.head_sha)
+    merging.after_merge(config, secrets, scm, pr, run.tickets, run.merge)
+    if run.environment:
+        run.environment = dataclasses.replace(run.environment, status="down")
+
+
+def _ticket_statuses(config: "Config", secrets: "Secrets", run: Run) -> list[tuple[str, str | None]] | None:
+    if not config.gate.require_ticket:
+        return None
+    if not run.tickets:
+        return []
+    from . import tickets
+
+    return tickets.statuses(config, secrets, run.tickets)
+
+
+def _env_down(run: Run) -> None:
+    from . import environments
+
+    assert run.environment is not None
+    try:
+        environments.down(run.environment.name)
+        run.environment = dataclasses.replace(run.environment, status="down")
+    except JdciError as exc:
+        log.warn("preprod", f"could not remove {run.environment.name}: {exc}")

@@ -1,0 +1,63 @@
+import pytest
+
+from jenkins_docker_ci import config
+from jenkins_docker_ci.errors import ConfigError
+
+
+def test_defaults_when_no_file(tmp_path):
+    loaded = config.load(cwd=tmp_path)
+    assert loaded.gate.required_checks == ("jdci/*",)
+    assert loaded.merge.method == "merge"
+    assert loaded.source == "defaults"
+
+
+def test_reads_jdci_toml_and_nested_tables(tmp_path):
+    (tmp_path / "jdci.toml").write_text(
+        '[scm]\nrepository = "acme/shop"\n[jira.transitions]\nopened = "In Review"\n'
+        '[[checks.http]]\nname = "home"\ncontains = "Hi"\n[gate]\napprovals = 2\n')
+    loaded = config.load(cwd=tmp_path)
+    assert loaded.scm.repository == "acme/shop"
+    assert dict(loaded.jira.transitions) == {"opened": "In Review"}
+    assert loaded.checks.http[0].name == "home" and loaded.checks.http[0].status == 200
+    assert loaded.gate.approvals == 2
+    assert loaded.root == str(tmp_path.resolve())
+
+
+def test_pyproject_tool_section(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.jdci.image]\nrepository = "acme/x"\n')
+    assert config.load(cwd=tmp_path).image.repository == "acme/x"
+
+
+def test_explicit_path_wins_and_must_exist(tmp_path, monkeypatch):
+    (tmp_path / "jdci.toml").write_text('[scm]\nrepository = "a/b"\n')
+    other = tmp_path / "other.toml"
+    other.write_text('[scm]\nrepository = "c/d"\n')
+    monkeypatch.setenv("JDCI_CONFIG", str(tmp_path / "missing.toml"))
+    assert config.load(other, cwd=tmp_path).scm.repository == "c/d"
+    with pytest.raises(ConfigError, match="missing.toml not found"):
+        config.load(cwd=tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[gate]\naprovals = 1\n", "unknown key 'aprovals' in \\[gate\\]; did you mean 'approvals'"),
+    ("[gate]\napprovals = 'one'\n", "gate.approvals must be an integer"),
+    ("[gate]\napprovals = -1\n", "gate.approvals must be zero or more"),
+    ("[gate]\nrequired_checks = 'jdci/*'\n", "gate.required_checks must be a list"),
+    ("[merge]\nmethod = 'fast-forward'\n", "merge.method = 'fast-forward' is not one of"),
+    ("[jira]\nrequire_ticket = 'yes'\n", "jira.require_ticket = 'yes' is not one of"),
+    ("[gate]\napprovals_on_head_only = 'no'\n", "must be true or false"),
+    ("[[checks.http]]\npath = '/'\n", "name"),
+    ("[scm\n", "not valid TOML"),
+    ("gate = 3\n", "\\[gate\\] must be a table"),
+])
+def test_bad_config_names_the_key(tmp_path, text, message):
+    (tmp_path / "jdci.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        config.load(cwd=tmp_path)
+
+
+def test_secrets_from_env_never_in_repr():
+    secrets = config.Secrets.from_env({"GITHUB_TOKEN": "ghp_supersecret", "JIRA_TOKEN": "jt"})
+    assert secrets.github_token == "ghp_supersecret"
+    assert "supersecret" not in repr(secrets)
+    assert set(secrets.values()) == {"ghp_supersecret", "jt"}
