@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 from .config import Config, JiraConfig, Secrets
 from .context import Change
@@ -318,7 +318,8 @@ def link(config: Config, secrets: Secrets, change: Change, details: CommentDetai
     """Find, validate, comment, remote-link and transition (for `event`). Raises TicketError (exit 1) when the
     policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable."""
     result = LinkResult()
-    result.found = find_keys(config.jira, change, repo_dir=repo_dir, notes=result.notes)
+    repo_dir = change.workspace if repo_dir is None else repo_dir
+    result.found = find_keys(config.jira, change, repo_dir=repo_dir or None, notes=result.notes)
     if config.jira.require_ticket == "off" and not result.found:
         return result
     linker = _Linker(config, secrets, log)
@@ -349,8 +350,10 @@ def update(config: Config, secrets: Secrets, change: Change, keys: list[str], de
     return linker.writes
 
 
-def transition(config: Config, secrets: Secrets, keys: list[str], event: str, *, log: Log = _stderr) -> list[str]:
-    """Move each ticket by the transition configured for `event`. Returns notes (skips, warnings)."""
+def transition(config: Config, secrets: Secrets, keys: list[str], event: str, *, log: Log = _stderr,
+               optional: Collection[str] = ()) -> list[str]:
+    """Move each ticket by the transition configured for `event`. Returns notes (skips, warnings).
+    Keys in `optional` (lower-case branch candidates) are skipped with a note when they do not exist."""
     notes: list[str] = []
     if event not in EVENTS:
         from .errors import UsageError
@@ -364,6 +367,9 @@ def transition(config: Config, secrets: Secrets, keys: list[str], event: str, *,
     for key in keys:
         ticket = linker.adapter.ticket(key)
         if ticket is None:
+            if key in optional:
+                notes.append(f"{key} (read from a lower-case branch name) is not a JIRA ticket; ignored")
+                continue
             raise TicketError(f"JIRA ticket {key} not found at {linker.url}; create it or fix the key")
         tickets.append(ticket)
     plans = linker.plan(tickets, event, notes)
@@ -373,12 +379,12 @@ def transition(config: Config, secrets: Secrets, keys: list[str], event: str, *,
     return notes
 
 
-def ticket_statuses(config: Config, secrets: Secrets, keys: list[str]) -> dict[str, str]:
-    """key -> status name, in one search (for the gate's "ticket in an allowed status" rule); missing keys
-    are absent from the result."""
+def statuses(config: Config, secrets: Secrets, keys: list[str]) -> list[tuple[str, str | None]]:
+    """(key, status name or None when the ticket does not exist), in `keys` order, from ONE search (for the
+    gate's "ticket in an allowed status" rule). Server: /search; Cloud: /search/jql with nextPageToken."""
     if not keys:
-        return {}
+        return []
     adapter = JiraAdapter(config.jira, secrets)
-    jql = f"key in ({', '.join(keys)})"
-    return {issue["key"]: ((issue.get("fields") or {}).get("status") or {}).get("name", "")
-            for issue in adapter.search(jql)}
+    found = {issue["key"]: ((issue.get("fields") or {}).get("status") or {}).get("name", "")
+             for issue in adapter.search(f"key in ({', '.join(keys)})")}
+    return [(key, found.get(key)) for key in keys]

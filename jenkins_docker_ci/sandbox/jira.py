@@ -27,11 +27,13 @@ or a token/password beginning with `bad`, get 401 with JIRA's body. Users in a p
 its tickets but get 403 on every write. Errors are `{"errorMessages": [...], "errors": {...}}`.
 
 Control API (besides the base reset / faults / requests, see server.py):
-  POST /_sandbox/projects   {"key", "name"?, "issue_types"?: [..], "statuses"?: [{"name", "category":
-                            "new"|"indeterminate"|"done"}], "transitions"?: [{"id", "name", "to", "from"?: [..]}],
-                            "versions"?: [..], "readers"?: [..]} -> 201. Without a workflow a project gets
-                            To Do -> In Progress -> In Review -> Done (see DEFAULT_WORKFLOW).
-  POST /_sandbox/issues     {"key"? | "project", "summary", "status"?, "type"?, "description"?} -> 201
+  POST /_sandbox/projects   {"key", "name"?, "issue_types"?: [..], "versions"?: [..], "readers"?: [..],
+                            "workflow"?: {"statuses": [NAME | {"name", "category": "new"|"indeterminate"|"done"}],
+                            "transitions": [{"id", "name", "to", "from"?: [..]}]}} -> 201 (200 when it existed:
+                            an update; its tickets are kept). A transition without "from" is global (available
+                            from every status). Without a workflow: To Do -> In Progress -> In Review -> Done
+                            (DEFAULT_WORKFLOW). "statuses"/"transitions" may also sit at the top level.
+  POST /_sandbox/issues     {"key"? | "project", "summary", "status"?, "type"|"issuetype"?, "description"?} -> 201
   POST /_sandbox/mode       {"cloud": true|false}
   GET  /_sandbox/issues/{key}   the ticket's full state (comments, remote links) for assertions
 """
@@ -518,29 +520,46 @@ class JiraService(Service):
         return Response(200, {"cloud": self.cloud})
 
     def control_project(self, request: Request) -> Response:
+        """Create a project, or update its name/workflow/types/versions/readers; its tickets are kept."""
         data = request.json()
         key = str(data.get("key", ""))
         if not re.fullmatch(r"[A-Z][A-Z0-9_]+", key):
             raise HttpError(400, {"message": f"bad project key {key!r}: a capital letter, then capitals/digits/_"})
-        statuses = data.get("statuses") or DEFAULT_STATUSES
-        transitions = data.get("transitions") or DEFAULT_WORKFLOW
+        workflow = data.get("workflow") or {}
+        statuses = [s if isinstance(s, dict) else {"name": s} for s in
+                    (workflow.get("statuses") or data.get("statuses") or DEFAULT_STATUSES)]
+        for i, status in enumerate(statuses):
+            status.setdefault("category", "new" if i == 0 else "done" if status["name"].lower() in
+                              ("done", "closed", "resolved") else "indeterminate")
+        transitions = workflow.get("transitions") or data.get("transitions") or DEFAULT_WORKFLOW
         names = {s["name"] for s in statuses}
         for t in transitions:
             if t["to"] not in names or any(f not in names for f in t.get("from", [])):
                 raise HttpError(400, {"message": f"transition {t} names a status not in {sorted(names)}"})
-        self.projects[key] = {
-            "key": key, "id": self._id(), "name": data.get("name") or key,
-            "statuses": {s["name"]: {"id": self._id(), "category": s.get("category", "indeterminate")}
-                         for s in statuses},
+        old = self.projects.get(key, {})
+        ids = {**old.get("statuses", {}), **old.get("types", {}), **old.get("versions", {})}
+
+        def ident(name: str) -> str:
+            return ids[name]["id"] if isinstance(ids.get(name), dict) else ids.get(name) or self._id()
+
+        project = {
+            "key": key, "id": old.get("id") or self._id(), "name": data.get("name") or old.get("name") or key,
+            "statuses": {s["name"]: {"id": ident(s["name"]), "category": s["category"]} for s in statuses},
             "transitions": [{"id": str(t["id"]), "name": t["name"], "to": t["to"], "from": list(t.get("from", []))}
                             for t in transitions],
-            "types": {name: self._id() for name in data.get("issue_types") or DEFAULT_TYPES},
-            "versions": {str(name): self._id() for name in data.get("versions") or []},
+            "types": {n: ident(n) for n in data.get("issue_types") or old.get("types") or DEFAULT_TYPES},
+            "versions": {str(n): ident(str(n)) for n in data.get("versions") or old.get("versions") or []},
             "readers": list(data.get("readers") or []),
-            "counter": 0,
+            "counter": old.get("counter", 0),
         }
-        return Response(201, {"key": key, "statuses": [s["name"] for s in statuses],
-                              "transitions": self.projects[key]["transitions"]})
+        for issue in self.issues.values():  # a ticket whose status left the workflow goes back to the start
+            if issue["project"] == key and issue["status"] not in project["statuses"]:
+                issue["status"] = statuses[0]["name"]
+            if issue["project"] == key and issue["type"] not in project["types"]:
+                project["types"][issue["type"]] = self._id()
+        self.projects[key] = project
+        return Response(201 if not old else 200, {"key": key, "statuses": [s["name"] for s in statuses],
+                                                  "transitions": project["transitions"]})
 
     def control_issue(self, request: Request) -> Response:
         data = request.json()
@@ -557,7 +576,7 @@ class JiraService(Service):
             project["counter"] += 1
             key = f"{project_key}-{project['counter']}"
         status = data.get("status") or next(iter(project["statuses"]))
-        kind = data.get("type") or next(iter(project["types"]))
+        kind = data.get("type") or data.get("issuetype") or next(iter(project["types"]))
         if status not in project["statuses"]:
             raise HttpError(400, {"message": f"status {status!r} not in project {project_key}'s workflow"})
         if kind not in project["types"]:
