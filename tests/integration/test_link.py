@@ -3,6 +3,7 @@ real `jira` client. Writes are counted on the sandbox's own request log, not on 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import socket
 from typing import Any, Iterator
@@ -306,3 +307,28 @@ def test_config_without_token_names_the_variable(jira: Jira) -> None:
     with pytest.raises(ConfigError, match=r"\[jira\] url is not set"):
         tickets.link(dataclasses.replace(make_config(""), jira=JiraConfig()), SECRETS, change(key),
                      details(change(key)), log=Logs(), repo_dir="")
+
+
+def test_cli_link_json_and_exit_codes(jira: Jira, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    key = jira.seed(16)
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}"\n[jira.transitions]\nopened = "In Review"\n')
+    for name in ("CHANGE_ID", "CHANGE_TITLE", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_URL", "JDCI_CONFIG",
+                 "JIRA_USER", "WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.setenv("CHANGE_URL", "https://github.example.com/acme/shop/pull/3")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["link", "--json", "--title", f"{key} fix", "--pr", "3"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["tickets"] == [key]
+    assert jira.state(key)["status"] == "In Review"
+    assert cli.main(["link", "--json", "--title", f"{jira.project}-777 fix", "--pr", "3"]) == 1
+    out = capsys.readouterr()
+    payload = json.loads(out.out)
+    assert payload["error"]["kind"] == "ticket" and f"{jira.project}-777 not found" in payload["error"]["message"]
+    assert cli.main(["ticket", "transition", "closed", "--keys", key, "--json"]) == 0
+    assert "no transition configured for 'closed'" in capsys.readouterr().out
+    assert TOKEN not in out.out + out.err
