@@ -13,7 +13,6 @@ edits made in the UI, and it names repository and PR. jdci finds its comment aga
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
@@ -28,7 +27,9 @@ Log = Callable[[str], None]
 
 
 def _stderr(message: str) -> None:
-    print(f"[link] {message}", file=sys.stderr, flush=True)
+    from . import log  # redacts every secret registered by the CLI
+
+    log.say("link", message)
 
 
 @dataclass(frozen=True)
