@@ -37,7 +37,12 @@ class JiraConfig:
     projects: tuple[str, ...] = ()  # allowed project keys; empty = any
     require_ticket: str = "fail"  # "fail" | "warn" | "off"
     transitions: Mapping[str, str] = field(default_factory=dict)  # lifecycle event -> transition name
-    deny_keys: tuple[str, ...] = ("UTF", "SHA", "ISO", "HTTP", "HTTPS", "PR", "RFC", "CVE", "TLS", "SSL", "X", "GH")
+    # project keys that are almost always something else (UTF-8, SHA-256, ISO-8601, PR-42, RFC-7231, CVE-2024-1,
+    # AES-256, MD-5, PEP-8, IPV-6, COVID-19...); a project listed in `projects` is never denied
+    deny_keys: tuple[str, ...] = (
+        "UTF", "SHA", "MD", "ISO", "HTTP", "HTTPS", "PR", "MR", "RFC", "CVE", "CWE", "TLS", "SSL", "GH", "AES",
+        "RSA", "CRC", "PEP", "ECMA", "ES", "IPV", "UTC", "GMT", "COVID", "BASE", "WIN", "X86", "ARM", "GPT",
+    )
     lowercase_branch_keys: bool = True
     max_keys: int = 10
     allowed_statuses: tuple[str, ...] = ()  # empty = any
