@@ -814,7 +814,7 @@ class GitHubService(Service):
                 "html_url": f"{self.base_url}/apps/{run.creator}",
                 "created_at": repo.created_at,
                 "updated_at": repo.created_at,
-                "permissions": {"metadata": "read", "checks": "write", "statuses": "write"},
+                "permissions": {"metadata": "read", "contents": "read", "issues": "write", "single_file": "write"},
                 "events": ["push", "pull_request"],
             },
             "pull_requests": [

@@ -30,7 +30,15 @@ PR_REPO_KEYS = (
     "allow_forking", "forks", "open_issues", "license", "watchers",
 )
 # The "minimal repository" (combined status, check runs): identity plus the URL templates.
-MINIMAL_REPO_KEYS = PR_REPO_KEYS[: PR_REPO_KEYS.index("trees_url") + 1]
+MINIMAL_REPO_KEYS = PR_REPO_KEYS[: PR_REPO_KEYS.index("trees_url") + 1] + ("hooks_url",)
+# The repository in a listed ("simple") pull request: GitHub's examples show the newer repository schema there.
+LIST_REPO_KEYS = tuple(k for k in PR_REPO_KEYS if k not in ("has_discussions", "allow_forking")) + (
+    "is_template", "visibility", "template_repository", "allow_auto_merge", "delete_branch_on_merge",
+    "subscribers_count", "network_count")
+# A fork's parent and source inside the full repository.
+FAMILY_REPO_KEYS = tuple(k for k in LIST_REPO_KEYS if k != "template_repository")
+# The full repository (GET /repos/{o}/{r}, create, fork) has no has_discussions in the example.
+_NOT_IN_FULL = ("has_discussions",)
 
 
 def node_id(kind: str, number: int) -> str:
@@ -166,8 +174,7 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
         "pushed_at": repo.pushed_at,
         "created_at": repo.created_at,
         "updated_at": repo.updated_at,
-        "permissions": {"admin": admin, "maintain": admin, "push": viewer is not None, "triage": True,
-                        "pull": True},
+        "permissions": {"admin": admin, "push": viewer is not None, "pull": True},
         "allow_rebase_merge": True,
         "template_repository": None,
         "temp_clone_token": "",
@@ -187,10 +194,12 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
         root = repo.parent
         while root.parent is not None:
             root = root.parent
-        body["parent"] = repository(urls, repo.parent, viewer, with_family=False)
-        body["source"] = repository(urls, root, viewer, with_family=False)
+        body["parent"] = repository(urls, repo.parent, viewer, keys=FAMILY_REPO_KEYS, with_family=False)
+        body["source"] = repository(urls, root, viewer, keys=FAMILY_REPO_KEYS, with_family=False)
     if keys is not None:
         return {key: body[key] for key in keys}
+    for key in _NOT_IN_FULL:
+        del body[key]
     return body
 
 
@@ -222,7 +231,8 @@ def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None,
             "ref": ref,
             "sha": sha,
             "user": user(urls, owner, org=side_repo.org if side_repo is not None else False),
-            "repo": repository(urls, side_repo, viewer, keys=PR_REPO_KEYS) if side_repo is not None else None,
+            "repo": repository(urls, side_repo, viewer, keys=PR_REPO_KEYS if full else LIST_REPO_KEYS)
+            if side_repo is not None else None,
         }
 
     body: dict[str, Any] = {
