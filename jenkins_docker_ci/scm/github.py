@@ -46,7 +46,8 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
     head, base = data["head"], data["base"]
     head_repo = (head.get("repo") or {}).get("full_name")
     base_repo = (base.get("repo") or {}).get("full_name")
-    merged = bool(data.get("merged") or data.get("merged_at"))
+    # The listed ("simple") shape has no "merged": there merged_at says it.
+    merged = bool(data["merged"]) if "merged" in data else bool(data.get("merged_at"))
     return PullRequest(
         number=int(data["number"]),
         title=data.get("title") or "",
@@ -193,7 +194,7 @@ class GitHub:
     def find_pull_request(self, branch: str) -> PullRequest | None:
         for pr in self.open_pull_requests():
             if pr.head_ref == branch:
-                return pr
+                return self.pull_request(pr.number)  # the listed shape lacks mergeable and friends
         return None
 
     def reviews(self, number: int) -> list[Review]:
