@@ -38,6 +38,14 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def rate_limit_reset_seconds(reset: str | None, now: float | None = None) -> float | None:
+    """Seconds until an X-RateLimit-Reset epoch (GitHub's primary rate limit); None when absent or unreadable."""
+    try:
+        return max(0.0, float(reset or "") - (time.time() if now is None else now))
+    except ValueError:
+        return None
+
+
 def backoff_delays(first: float = 0.2, factor: float = 2.0, cap: float = 5.0) -> Iterator[float]:
     """0.2, 0.4, 0.8, ... capped, with +-20% jitter so parallel jobs do not retry in lockstep."""
     delay = first
@@ -93,7 +101,11 @@ def _transient(exc: BaseException) -> float | None:
     import requests
 
     if isinstance(exc, TransientStatus):
-        return retry_after_seconds(exc.response.headers.get("Retry-After")) or 0.0
+        headers = exc.response.headers
+        wait = retry_after_seconds(headers.get("Retry-After"))
+        if wait is None and headers.get("X-RateLimit-Remaining") == "0":
+            wait = rate_limit_reset_seconds(headers.get("X-RateLimit-Reset"))
+        return wait or 0.0
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return 0.0
     return None
