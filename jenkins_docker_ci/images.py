@@ -154,20 +154,17 @@ def build(client: "docker.DockerClient", image: ImagePlan) -> str:
         dockerfile = str(image.dockerfile)
     log.say("build", f"building {image.ref()} from {image.dockerfile}")
     image_id = ""
-    tail: list[str] = []
     try:
         for chunk in client.api.build(path=str(image.context), dockerfile=dockerfile, tag=image.ref(),
                                       labels=dict(image.labels), buildargs=dict(image.build_args),
                                       rm=True, forcerm=True, decode=True):
             if "error" in chunk or "errorDetail" in chunk:
                 detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error", "")
-                raise BuildError(f"docker build of {image.ref()} failed: {detail.strip()}"
-                                 + (f"\nlast output:\n{''.join(tail[-10:])}" if tail else ""))
+                # The build log above already streamed to the console: one line is enough here.
+                raise BuildError(f"docker build of {image.ref()} failed: {detail.strip()}")
             text = chunk.get("stream", "")
-            if text:
-                tail.append(text)
-                if text.strip():
-                    log.say("build", text.rstrip("\n"))
+            if text.strip():
+                log.say("build", text.rstrip("\n"))
             aux = chunk.get("aux") or {}
             if aux.get("ID"):
                 image_id = aux["ID"]

@@ -66,7 +66,7 @@ def test_build_failure_names_the_image_and_the_error(tmp_path, unique, docker_cl
         images.build_and_push(tiny_config(tmp_path, unique), Secrets(), change_for(tmp_path, sha, unique),
                               commit_time="x", tickets=[], client=docker_client)
     assert info.value.exit_code == 1
-    assert "about to fail" in str(info.value)
+    assert "returned a non-zero code" in str(info.value)
 
 
 def test_registry_down_is_a_service_error(tmp_path, unique, docker_client):
