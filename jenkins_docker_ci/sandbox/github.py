@@ -369,6 +369,7 @@ class GitHubService(Service):
         r("POST", REPO + r"/pulls", self.create_pull)
         r("GET", REPO + PULL, self.get_pull)
         r("PATCH", REPO + PULL, self.update_pull)
+        r("GET", REPO + PULL + r"/commits", self.list_pull_commits)
         r("GET", REPO + PULL + r"/merge", self.check_merged)
         r("PUT", REPO + PULL + r"/merge", self.merge_pull)
         r("PUT", REPO + PULL + r"/update-branch", self.update_branch)
@@ -559,6 +560,28 @@ class GitHubService(Service):
         self.touch(pr)
         return Response(200, self.pr_json(repo, pr, request.user))
 
+    def list_pull_commits(self, request: Request) -> Response:
+        repo, pr = self.pull(request)
+        head, base = self.head_sha(pr), self.base_sha(repo, pr)
+        api = self.urls.repo_api(repo.full_name)
+        raw = self.store.git(repo.path, "log", "--reverse", "--format=%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn"
+                             "%x00%ce%x00%cI%x00%B%x1e", f"{base}..{head}")
+        commits = []
+        for record in filter(None, (r.strip("\n") for r in raw.split("\x1e"))):
+            sha, tree, parents, an, ae, ad, cn, ce, cd, message = record.split("\x00", 9)
+            commits.append({
+                "url": f"{api}/commits/{sha}", "sha": sha, "node_id": js.node_id("Commit", int(sha[:7], 16)),
+                "html_url": f"{self.urls.repo_html(repo.full_name)}/commit/{sha}",
+                "comments_url": f"{api}/commits/{sha}/comments",
+                "commit": {"url": f"{api}/git/commits/{sha}", "author": {"name": an, "email": ae, "date": ad},
+                           "committer": {"name": cn, "email": ce, "date": cd}, "message": message.rstrip("\n"),
+                           "tree": {"url": f"{api}/git/trees/{tree}", "sha": tree}, "comment_count": 0},
+                "author": None, "committer": None,
+                "parents": [{"url": f"{api}/commits/{p}", "sha": p} for p in parents.split()],
+            })
+        chunk, headers = self.paginate(request, commits)
+        return Response(200, chunk, headers)
+
     def check_merged(self, request: Request) -> Response:
         _, pr = self.pull(request)
         if pr.merged:
@@ -640,12 +663,13 @@ class GitHubService(Service):
         ref = request.params["ref"]
         if ref.startswith("heads/") and ref[len("heads/"):] == repo.default_branch:
             raise self.invalid("Cannot delete the default branch")
+        orphans = self._pulls_from(repo, ref[len("heads/"):]) if ref.startswith("heads/") else []
+        for pr in orphans:
+            self.head_sha(pr)  # remember the last head before the branch goes
         if not self.store.resolve(repo.path, f"refs/{ref}") or not self.store.delete_ref(repo.path, f"refs/{ref}"):
             raise self.invalid("Reference does not exist")
-        if ref.startswith("heads/"):
-            branch = ref[len("heads/"):]
-            for pr in self._pulls_from(repo, branch):  # GitHub closes PRs whose head branch is deleted
-                pr.state, pr.closed_at = "closed", now_iso()
+        for pr in orphans:  # GitHub closes the PRs whose head branch is deleted
+            pr.state, pr.closed_at = "closed", now_iso()
         return Response(204)
 
     def _pulls_from(self, repo: Repo, branch: str) -> list[PullRecord]:

@@ -233,9 +233,8 @@ class GitStore:
         if git_protocol:
             env["GIT_PROTOCOL"] = git_protocol
         done = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env=env)
-        head, _, payload = done.stdout.partition(b"\r\n\r\n")
-        if not _ and b"\n\n" in done.stdout:
-            head, _, payload = done.stdout.partition(b"\n\n")
+        separator = b"\r\n\r\n" if b"\r\n\r\n" in done.stdout else b"\n\n"  # CGI allows either
+        head, _, payload = done.stdout.partition(separator)
         status = 200
         headers: dict[str, str] = {}
         for line in head.decode("latin-1").splitlines():

@@ -208,6 +208,11 @@ class GitHub:
                 for item in self._pages(f"{self._repo}/issues/{number}/reactions", f"list reactions on #{number}",
                                         number=number)]
 
+    def commit_messages(self, number: int) -> list[str]:
+        """The messages of the PR's commits, oldest first (for ticket keys when there is no checkout)."""
+        return [item["commit"]["message"] for item in
+                self._pages(f"{self._repo}/pulls/{number}/commits", f"list the commits of #{number}", number=number)]
+
     # -- checks ---------------------------------------------------------------------------------------------
     def checks(self, sha: str) -> list[CommitCheck]:
         found = [CommitCheck(name=item["context"], state=item["state"], url=item.get("target_url") or "",

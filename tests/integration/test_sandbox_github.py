@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.github_scenario import GIT_ENV, Scenario, auth, git
+from tests.integration.github_scenario import Scenario, auth, git
 
 pytestmark = pytest.mark.integration
 
@@ -384,4 +384,3 @@ def test_reset_forgets_repositories(tmp_path: Path) -> None:
         assert not scenario.bare.exists()
     finally:
         server.stop()
-    assert GIT_ENV["GIT_TERMINAL_PROMPT"] == "0"

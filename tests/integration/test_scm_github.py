@@ -47,6 +47,8 @@ def test_pull_request_is_read_into_jdcis_type(gh: Scenario) -> None:
     assert pr.url == f"{gh.base}/{gh.full_name}/pull/1"
     assert host(gh).find_pull_request("feature/SHOP-7") == pr
     assert host(gh).find_pull_request("nope") is None
+    gh.control("POST", "/pulls/1/push", json={"message": "SHOP-8 second\n\nbody"})
+    assert host(gh).commit_messages(1) == ["SHOP-1 feature/SHOP-7", "SHOP-8 second\n\nbody"]
     assert [p.number for p in host(gh).open_pull_requests()] == [1]
 
 
