@@ -5,9 +5,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterable
 
+from ..scm.comments import PR_REPORT_MARKER as PR_COMMENT_MARKER
 from . import CheckResult
 
-PR_COMMENT_MARKER = "<!-- jdci:pr-report -->"
 _ICONS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", "pending": "⏳"}
 
 
