@@ -79,6 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only print the keys found; contact no JIRA")
     p.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_link"))
 
+    p = sub.add_parser("gate", help="evaluate the merge policy for a pull request and explain it (no side effects)")
+    _common(p)
+    _change_flags(p)
+    p.set_defaults(func=_lazy("jenkins_docker_ci.commands.merge", "cmd_gate"))
+
+    p = sub.add_parser("merge", help="gate, then merge the evaluated head of a pull request (or --sweep them all)")
+    _common(p)
+    _change_flags(p)
+    p.add_argument("--sha", help="the head that was tested (provider git: default GIT_COMMIT); another head is "
+                                 "refused")
+    p.add_argument("--dry-run", action="store_true", help="evaluate and say what would be done; write nothing")
+    p.add_argument("--wait", action="store_true", help="look again with backoff until merged, blocked or the "
+                                                       "deadline ([merge] wait_timeout); exit 75 at the deadline")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: seconds before giving up")
+    p.add_argument("--sweep", action="store_true", help="every open pull request: merge those that pass")
+    p.set_defaults(func=_lazy("jenkins_docker_ci.commands.merge", "cmd_merge"))
+
     p = sub.add_parser("ticket", help="JIRA ticket operations")
     tsub = p.add_subparsers(dest="ticket_command", metavar="ACTION", parser_class=_Parser, required=True)
     t = tsub.add_parser("transition", help="transition the PR's tickets for a lifecycle event")

@@ -118,8 +118,10 @@ class MergeConfig:
     method: str = "merge"  # "merge" | "squash" | "rebase"
     delete_branch: bool = True
     commit_title: str = "Merge pull request #{number} from {branch}"
-    commit_message: str = "{title}"
-    wait_timeout: float = 600.0
+    commit_message: str = "{title}"  # placeholders: {number} {branch} {title} {sha}
+    wait_timeout: float = 600.0  # `jdci merge --wait`: give up (exit 75) after this many seconds
+    poll_max: float = 30.0  # `jdci merge --wait`: longest pause between two evaluations (backoff up to it)
+    mergeable_wait: float = 10.0  # GitHub: keep asking this long while `mergeable` is null, then answer "wait"
 
 
 @dataclass(frozen=True)

@@ -379,6 +379,7 @@ class GitHubService(Service):
         r("GET", REPO + r"/commits/(?P<ref>.+)/status", self.combined_status)
         r("GET", REPO + r"/commits/(?P<ref>.+)/statuses", self.list_statuses)
         r("GET", REPO + r"/commits/(?P<ref>.+)/check-runs", self.list_check_runs)
+        r("GET", REPO + r"/compare/(?P<basehead>.+)", self.compare)
         r("POST", REPO + r"/check-runs", self.create_check_run)
         r("GET", REPO + r"/check-runs/(?P<id>\d+)", self.get_check_run)
         r("PATCH", REPO + r"/check-runs/(?P<id>\d+)", self.update_check_run)
@@ -768,6 +769,40 @@ class GitHubService(Service):
     @staticmethod
     def _newest_first(records: list[Any], stamp: str) -> list[Any]:
         return sorted(records, key=lambda r: (getattr(r, stamp), r.id), reverse=True)
+
+    def compare(self, request: Request) -> Response:
+        """GET /repos/{o}/{r}/compare/BASE...HEAD: how far HEAD is ahead of and behind BASE (the `behind_by` jdci
+        reads for "up to date with the target"). Commits are listed without files or stats."""
+        repo = self.repo(request)
+        base_ref, sep, head_ref = request.params["basehead"].partition("...")
+        if not sep or not base_ref or not head_ref:
+            raise self.not_found()
+        base = self.store.resolve(repo.path, base_ref)
+        head = self.store.resolve(repo.path, head_ref)
+        if base is None or head is None:
+            raise self.not_found()
+        merge_base = self.store.git(repo.path, "merge-base", base, head, check=False)
+        if not merge_base:
+            raise self.invalid(f"No common ancestor between {base_ref} and {head_ref}.")
+        ahead = [sha for sha in self.store.git(repo.path, "rev-list", "--reverse", f"{base}..{head}").split() if sha]
+        behind = int(self.store.git(repo.path, "rev-list", "--count", f"{head}..{base}") or 0)
+        status = "identical" if base == head else "diverged" if ahead and behind else \
+            "ahead" if ahead else "behind"
+        api, html = self.urls.repo_api(repo.full_name), self.urls.repo_html(repo.full_name)
+
+        def commit(sha: str) -> dict[str, Any]:
+            message = self.store.git(repo.path, "log", "-1", "--format=%B", sha)
+            return {"sha": sha, "url": f"{api}/commits/{sha}", "html_url": f"{html}/commit/{sha}",
+                    "commit": {"message": message}}
+
+        spec = request.params["basehead"]
+        return Response(200, {
+            "url": f"{api}/compare/{spec}", "html_url": f"{html}/compare/{spec}",
+            "permalink_url": f"{html}/compare/{base}...{head}", "diff_url": f"{html}/compare/{spec}.diff",
+            "patch_url": f"{html}/compare/{spec}.patch", "base_commit": commit(base),
+            "merge_base_commit": commit(merge_base), "status": status, "ahead_by": len(ahead),
+            "behind_by": behind, "total_commits": len(ahead), "commits": [commit(sha) for sha in ahead[:250]],
+        })
 
     def combined_status(self, request: Request) -> Response:
         repo = self.repo(request)

@@ -75,6 +75,16 @@ class MergeResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """How a head relates to a base (GitHub's compare): `behind_by` > 0 means the head lacks base commits."""
+
+    status: str  # ahead | behind | diverged | identical
+    ahead_by: int
+    behind_by: int
+    base_sha: str  # the base's head at the time of the comparison
+
+
 class HeadMoved(MergeError):
     """The PR head is no longer the SHA that was checked (GitHub 409): never merge, report."""
 
@@ -132,7 +142,8 @@ def connect(config: "Config", secrets: "Secrets") -> ScmHost:
             raise ConfigError(f"{config.source}: [scm] repository is empty; set it to owner/name")
         if not secrets.github_token:
             raise ConfigError("GITHUB_TOKEN is not set; export a token that can read and merge pull requests")
-        return GitHub(config.scm.api_url, config.scm.repository, secrets.github_token)
+        return GitHub(config.scm.api_url, config.scm.repository, secrets.github_token,
+                      mergeable_wait=config.merge.mergeable_wait)
     from .git import PlainGit
 
     return PlainGit.from_config(config)

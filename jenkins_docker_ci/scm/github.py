@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote
 
 from ..errors import ConfigError, JdciError, ServiceError, UsageError
-from . import Comment, CommitCheck, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
+from . import Comment, CommitCheck, Comparison, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
 
 if TYPE_CHECKING:
     import requests
@@ -212,6 +212,21 @@ class GitHub:
         """The messages of the PR's commits, oldest first (for ticket keys when there is no checkout)."""
         return [item["commit"]["message"] for item in
                 self._pages(f"{self._repo}/pulls/{number}/commits", f"list the commits of #{number}", number=number)]
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """How `head` relates to `base` (a branch or SHA each): for "is the PR up to date with its target".
+        GitHub's own `mergeable_state: behind` appears only under branch protection, so it cannot be relied on."""
+        what = f"compare {head[:12]} with {base}"
+        response = self._call("GET", f"{self._repo}/compare/{quote(base, safe='/')}...{quote(head, safe='/')}", what)
+        if response.status_code == 404:
+            raise UsageError(f"GitHub cannot compare {head[:12]} with {base} in {self.repository}: one of them does "
+                             f"not exist (is the target branch right?)")
+        if response.status_code != 200:
+            raise self._unexpected(response, what)
+        data = response.json()
+        return Comparison(status=data.get("status") or "", ahead_by=int(data.get("ahead_by") or 0),
+                          behind_by=int(data.get("behind_by") or 0),
+                          base_sha=(data.get("base_commit") or {}).get("sha") or "")
 
     # -- checks ---------------------------------------------------------------------------------------------
     def checks(self, sha: str) -> list[CommitCheck]:
