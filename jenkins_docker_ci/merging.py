@@ -296,9 +296,13 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
                            found)
         try:
             scm.update_branch(number, expected_head_sha=decision.sha)
-        except HeadMoved as exc:
-            return _refused(number, found, HeadMoved(f"{label} moved during the update: {exc}"))
-        except NotMergeable as exc:
+        except (HeadMoved, NotMergeable) as exc:
+            # Another run may have merged it since we looked (which moved the target and made it look behind).
+            elsewhere = _merged_elsewhere(scm, number, label, found)
+            if elsewhere is not None:
+                return elsewhere
+            if isinstance(exc, HeadMoved):
+                return _refused(number, found, HeadMoved(f"{label} moved during the update: {exc}"))
             return _refused(number, found, NotMergeable(
                 f"could not update {where}: {exc}; nothing merged - update the branch by hand"))
         new_head = _head_now(scm, number)
@@ -324,11 +328,9 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
             f"{label} head moved from {short(decision.sha)}{moved} after the gate evaluated "
             f"{short(decision.sha)}; nothing merged - the new head needs its own checks ({exc})"))
     except NotMergeable as exc:
-        merged = _merged_now(scm, number)
-        if merged is not None:  # another run (or a person) merged it between our evaluation and our call
-            message = f"{label} was merged meanwhile by another run (as {short(merged.merge_sha)}); not merged twice"
-            log.say("merge", message)
-            return Attempt(number, "merged-elsewhere", message, found, MergeOutcome(True, merged.merge_sha))
+        elsewhere = _merged_elsewhere(scm, number, label, found)
+        if elsewhere is not None:  # another run (or a person) merged it between our evaluation and our call
+            return elsewhere
         return _refused(number, found, type(exc)(f"{exc}; nothing merged and not retried - evaluate again once "
                                                  f"the cause is fixed"))
     after_merge(config, secrets, scm, pr, found.tickets, outcome)
@@ -349,12 +351,17 @@ def _head_now(scm: "ScmHost", number: int) -> str:
         return ""
 
 
-def _merged_now(scm: "ScmHost", number: int) -> "PullRequest | None":
+def _merged_elsewhere(scm: "ScmHost", number: int, label: str, found: Evaluation) -> Attempt | None:
+    """After a refusal: if the PR is merged now, someone else did it - report that instead of the refusal."""
     try:
         pr = scm.pull_request(number)
     except JdciError:
         return None
-    return pr if pr.merged else None
+    if not pr.merged:
+        return None
+    message = f"{label} was merged meanwhile by another run (as {short(pr.merge_sha)}); not merged twice"
+    log.say("merge", message)
+    return Attempt(number, "merged-elsewhere", message, found, MergeOutcome(True, pr.merge_sha))
 
 
 def attempt_until_done(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *, timeout: float,

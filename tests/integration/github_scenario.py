@@ -86,3 +86,35 @@ class Scenario:
 
     def bare_git(self, *args: str) -> str:
         return git(self.bare, *args).stdout.strip()
+
+    # -- gate and merge scenarios ---------------------------------------------------------------------------
+    def status(self, sha: str, context: str, state: str = "success", *, created_at: str | None = None) -> None:
+        """A commit status as a CI bot posts it; `created_at` back-dates it through the control API."""
+        body = {"state": state, "context": context, "description": f"{context} {state}"}
+        if created_at:
+            response = self.control("POST", f"/statuses/{sha}", json={**body, "created_at": created_at,
+                                                                       "creator": "jenkins"})
+        else:
+            response = self.repo_call("POST", f"/statuses/{sha}", user="jenkins", json=body)
+        assert response.status_code == 201, response.text
+
+    def review(self, number: int, event: str = "APPROVE", user: str = "bob") -> None:
+        response = self.repo_call("POST", f"/pulls/{number}/reviews", user=user,
+                                  json={"event": event, "body": event.lower()})
+        assert response.status_code == 200, response.text
+
+    def pull(self, number: int) -> dict[str, Any]:
+        return self.repo_call("GET", f"/pulls/{number}").json()
+
+    def branch_head(self, branch: str = "main") -> str:
+        return self.bare_git("rev-parse", f"refs/heads/{branch}")
+
+    def requests_mark(self) -> int:
+        return len(requests.get(f"{self.base}/_sandbox/requests", timeout=30).json())
+
+    def writes_since(self, mark: int) -> list[dict[str, Any]]:
+        """Requests after `mark` that change this repository: API writes and git pushes."""
+        log = requests.get(f"{self.base}/_sandbox/requests", timeout=30).json()[mark:]
+        mine = [r for r in log if f"/repos/{self.full_name}/" in r["path"] or f"/{self.full_name}.git/" in r["path"]]
+        return [r for r in mine if (r["method"] != "GET" and r["path"].startswith("/api/"))
+                or r["path"].endswith("git-receive-pack")]
