@@ -10,6 +10,9 @@ branch ref when asked; `mergeable` comes from a trial `git merge-tree`; a merge 
 the base makes the merge fail instead of losing a commit. The rules GitHub has are answered as GitHub answers
 them: self-approval 422, merge with a stale `sha` 409, unmergeable 405, deleting a missing branch 422.
 
+`GET .../compare/BASE...HEAD` answers `status`, `ahead_by` and `behind_by` from the real history (jdci's "is the
+branch up to date with its target"); its commits carry no files or stats.
+
 `mergeable_state` is "dirty" (conflict), "behind" (the base has commits the head lacks), "draft", "clean", or
 "unknown" (closed, or `mergeable` forced to null). Unlike github.com, "behind" is reported whether or not the
 base branch requires branches to be up to date; only with that rule on does a behind PR fail to merge.

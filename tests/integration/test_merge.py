@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from jenkins_docker_ci import cli, merging
 from jenkins_docker_ci.config import load
@@ -73,7 +74,8 @@ class Merge:
     def gate(self, number: int) -> tuple[int, dict[str, Any]]:
         """`jdci gate --json`, checked to explain every rule and to write nothing."""
         mark = self.gh.requests_mark()
-        code, result, _ = self.run("gate", "--pr", str(number))
+        code, result, err = self.run("gate", "--pr", str(number))
+        assert "reasons" in result, err
         assert [r["rule"] for r in result["reasons"]] == list(RULES)
         assert set(result) == {"decision", "sha", "reasons"}
         assert self.gh.writes_since(mark) == []
@@ -120,6 +122,47 @@ def test_ready_pr_merges_the_evaluated_head_and_a_rerun_says_already_merged(m):
     assert again["action"] == "already-merged" and "already merged" in err + again["message"]
     assert m.gate(number)[0] == 0
     assert len(m.merges_on_main()) == 1
+
+
+def test_after_the_merge_tickets_move_and_the_preview_goes(sandbox, m, docker_client, monkeypatch):
+    from jenkins_docker_ci import demo, environments
+
+    monkeypatch.setenv("JIRA_TOKEN", "jdci-bot")
+    jira = sandbox["jira"].url
+    key = demo.seed_ticket(jira)
+    m.config.write_text(m.config.read_text().replace("require_ticket = false", "require_ticket = true")
+                        + f'[jira]\nurl = "{jira}"\nprojects = ["SHOP"]\n[jira.transitions]\nmerged = "Done"\n')
+    m.gh.push("feature/ticket", {"t.txt": "t\n"}, message="change the page")
+    number = m.gh.open_pr("feature/ticket", title=f"{key}: change the page")["number"]
+    head = m.gh.pull(number)["head"]["sha"]
+    m.gh.status(head, "jdci/home")
+    m.gh.review(number)
+    name = environments.env_name(m.gh.full_name, number)
+    network = docker_client.networks.create(name, labels={"io.jdci.managed": "true", environments.ENV_LABEL: name})
+    try:
+        code, gate = m.gate(number)
+        assert code == 0 and reason(gate, "tickets")["detail"] == f"{key} (To Do)"
+        code, result, err = m.merge(number)
+        assert code == 0 and result["merged"] is True, err
+        ticket = requests.get(f"{jira}/_sandbox/issues/{key}", timeout=10).json()
+        assert ticket["status"] == "Done"
+        assert docker_client.networks.list(names=[name]) == []
+    finally:
+        if docker_client.networks.list(names=[name]):
+            network.remove()
+
+
+def test_sandbox_compare_reports_how_far_behind_a_head_is(m):
+    from jenkins_docker_ci.scm.github import GitHub
+
+    number, head = m.pr("feature/compare")
+    host = GitHub(m.gh.api, m.gh.full_name, "jdci-bot")
+    assert host.compare("main", head).status == "ahead" and host.compare("main", head).behind_by == 0
+    target = m.gh.control("POST", "/commits", json={}).json()["sha"]
+    found = host.compare("main", head)
+    assert (found.status, found.ahead_by, found.behind_by, found.base_sha) == ("diverged", 1, 1, target)
+    assert host.compare(head, head).status == "identical"
+    assert host.compare(head, target).status == "diverged"
 
 
 def test_merge_method_and_commit_template_come_from_the_config(m):
