@@ -17,6 +17,7 @@ tested head --sha (GIT_COMMIT); set [gate] approvals = 0 and thumbs_up = 0, a pl
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EXIT_NO, EXIT_OK, EXIT_WAIT, GateBlocked, UsageError
@@ -90,6 +91,11 @@ def cmd_merge(args: argparse.Namespace) -> Any:
         result = merging.attempt(config, secrets, host, number, expected_sha=expected, dry_run=args.dry_run)
     payload = result.to_json()
     args._partial = lambda: payload
+    if (result.error is not None or result.action == "block") and not args.json and result.decision:
+        from ..gate import render_table
+
+        # people want the table that explains the refusal; the error line itself goes to stderr
+        sys.stdout.write(render_table(result.decision) + "\n")
     if result.error is not None:
         raise result.error  # cli prints the payload beside "error" and exits 1
     if result.action == "block":

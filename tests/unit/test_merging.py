@@ -217,3 +217,14 @@ def test_wait_ends_as_soon_as_the_gate_passes():
 def test_bad_commit_template_is_a_config_error_naming_the_key():
     with pytest.raises(ConfigError, match="commit_title"):
         merging.commit_text("Merge {numbr}", FakeHost().pr, HEAD, "commit_title")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["merge", "--sweep", "--pr", "3"], "--sweep"),
+    (["merge", "--pr", "3", "--timeout", "5"], "--timeout only applies with --wait"),
+])
+def test_contradictory_merge_flags_are_usage_errors(capsys, argv, message):
+    from jenkins_docker_ci import cli
+
+    assert cli.main([*argv, "--json"]) == 2
+    assert message in capsys.readouterr().out
