@@ -247,7 +247,8 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
     try:
         from . import environments
 
-        environments.down(environments.env_name(scm.repository, pr.number, pr.head_sha))
+        # A plain-git change without a number (0) had its environment named by SHA, as the pipeline names it.
+        environments.down(environments.env_name(scm.repository, pr.number or None, pr.head_sha))
     except JdciError as exc:
         outcome.notes.append(f"could not remove the preprod environment: {exc}")
     except ImportError as exc:  # docker-py missing: nothing jdci could have started either
