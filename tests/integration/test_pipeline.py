@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jenkins_docker_ci import cli, demo
+from jenkins_docker_ci import cli, demo, images
 
 from .conftest import TINY_DOCKERFILE, make_tiny_app
 
@@ -130,6 +130,8 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert code == 0, err
     assert result["tickets"] == [scenario.key]
     assert result["image"]["digest"].startswith("sha256:")
+    registry_repo = result["image"]["ref"].split("/", 1)[1].rsplit(":", 1)[0]
+    assert images.registry_digest("127.0.0.1:5000", registry_repo, scenario.head) == result["image"]["digest"]
     assert [c["status"] for c in result["checks"]] == ["passed"]
     assert result["gate"]["decision"] == "merge"
     assert result["merge"]["merged"] is True
