@@ -64,7 +64,7 @@ def run(*, app: str | None = None, partial: Callable[[Callable[[], dict[str, Any
             jira=dataclasses.replace(base.jira, url=jira),
             root=str(workspace),
         )
-        secrets = Secrets(github_token=BOT, jira_token=BOT)
+        secrets = Secrets(github_token=BOT, jira_token=BOT, slack_webhook_url=urls.get("slack", ""))
         log.redact_values(secrets.values())
         change = Change(repository=repository, pr_number=pr["number"], workspace=str(workspace),
                         build_url=f"{github.split('/api/')[0]}/{repository}/pull/{pr['number']}/checks")

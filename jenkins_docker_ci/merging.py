@@ -103,3 +103,7 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
         outcome.notes.append(f"could not remove the preprod environment: {exc}")
     for note in outcome.notes:
         log.say("merge", note)
+    from . import notify
+
+    notify.slack(secrets, notify.pr_merged(scm.repository, pr.number, pr.url, pr.head_sha, pr.base_ref,
+                                           outcome.merge_sha or "", list(tickets)))

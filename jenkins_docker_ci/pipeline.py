@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from . import log
+from . import log, notify
 from .errors import CheckFailed, GateBlocked, JdciError, TicketError, UsageError
 
 if TYPE_CHECKING:
@@ -115,8 +115,10 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
         failed = [c for c in run.checks if c.status in ("failed", "error")]
         if failed:
             _transition(config, secrets, run, "checks_failed")
-            raise CheckFailed(f"{len(failed)} check(s) failed on {change.label} at {sha[:12]}: "
-                              + "; ".join(f"{c.name}: {c.detail}" for c in failed))
+            what = f"{len(failed)} check(s) failed at {sha[:12]}: " + "; ".join(
+                f"{c.name}: {c.detail}" for c in failed)
+            notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
+            raise CheckFailed(f"{what} ({change.label})")
         if sha != pr.head_sha or not merge:
             return run
         _gate_and_merge(config, secrets, scm, change, run, env)
@@ -234,8 +236,9 @@ def _gate_and_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", change
     for reason in run.gate.reasons:
         log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
     if run.gate.decision == "block":
-        raise GateBlocked(f"the gate blocks {change.label}: "
-                          + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed))
+        what = "the gate blocks the merge: " + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed)
+        notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
+        raise GateBlocked(f"{what} ({change.label})")
     if run.gate.decision == "wait":
         log.say("gate", f"waiting ({'; '.join(r.rule for r in run.gate.pending)}); `jdci merge --sweep` will "
                         f"merge it once the gate passes. The preview stays up at {run.environment.url if run.environment else '-'}")

@@ -30,6 +30,7 @@ class Scenario:
     workspace: Path
     config: Path
     head: str
+    slack: str
 
     def api(self, method: str, path: str, user: str = "jdci-bot", **kwargs):
         response = requests.request(method, f"{self.github}/repos/{self.repository}{path}",
@@ -102,12 +103,14 @@ def make_scenario(sandbox, tmp_path: Path, unique: str, *, title: str | None = N
                                     health_path=health_path, health_timeout=health_timeout, contains=contains))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, capture_output=True, text=True,
                           check=True).stdout.strip()
-    return Scenario(github, jira, repository, pr["number"], key, workspace, config, head)
+    slack = sandbox["slack"].service.public_url()
+    return Scenario(github, jira, repository, pr["number"], key, workspace, config, head, slack)
 
 
 def run_pr(scenario: Scenario, capsys, monkeypatch, *extra: str, github_token: str = "jdci-bot"):
     monkeypatch.setenv("GITHUB_TOKEN", github_token)
     monkeypatch.setenv("JIRA_TOKEN", "jdci-bot")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", scenario.slack)
     for var in ("CHANGE_ID", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_TITLE", "BUILD_URL", "WORKSPACE",
                 "JDCI_CONFIG"):
         monkeypatch.delenv(var, raising=False)
@@ -147,6 +150,10 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     comments = scenario.api("GET", f"/issues/{scenario.number}/comments").json()
     assert len([c for c in comments if "jdci:pr-report" in c["body"]]) == 1
     assert scenario.api("GET", f"/branches/{scenario.pr()['head']['ref']}").status_code == 404  # deleted
+    messages = requests.get(f"{scenario.slack.split('/services/')[0]}/_sandbox/messages", timeout=5).json()
+    assert [m["text"] for m in messages if scenario.repository + " " in m["text"]] == [
+        f":white_check_mark: {scenario.repository} PR #{scenario.number} ({scenario.key}): {scenario.head[:12]} "
+        f"merged into main as {merge_sha[:12]}: {pr['html_url']}"]
 
     # a rerun on the merged PR changes nothing and says so
     code, again, err = run_pr(scenario, capsys, monkeypatch)
