@@ -64,8 +64,28 @@ def _engine() -> "docker.DockerClient":
     return engine()
 
 
-def _find(client: "docker.DockerClient", name: str) -> list[Any]:
-    return client.containers.list(all=True, filters={"label": f"{ENV_LABEL}={name}"})
+@dataclass(frozen=True)
+class _Container:
+    """What `docker ps` says of one container: enough for every decision here, without an inspect each."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str  # created | running | exited | dead | ...
+    status: str  # "Up 5 seconds (healthy)"
+    ports: tuple[dict[str, Any], ...]
+
+    @property
+    def role(self) -> str:
+        return self.labels.get("io.jdci.role", "")
+
+
+def _find(client: "docker.DockerClient", name: str) -> list[_Container]:
+    return [
+        _Container(c["Id"], c["Names"][0].lstrip("/"), c.get("Labels") or {}, c.get("State", ""),
+                   c.get("Status", ""), tuple(c.get("Ports") or ()))
+        for c in client.api.containers(all=True, filters={"label": f"{ENV_LABEL}={name}"})
+    ]
 
 
 def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: str, image_ref: str,
@@ -74,8 +94,8 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     client = client or _engine()
     name = env_name(repository, pr_number, head_sha)
     existing = _find(client, name)
-    app = next((c for c in existing if c.labels.get("io.jdci.role") == "app"), None)
-    if app is not None and app.labels.get("io.jdci.image") == image_ref and app.status == "running":
+    app = next((c for c in existing if c.role == "app"), None)
+    if app is not None and app.labels.get("io.jdci.image") == image_ref and app.state == "running":
         url = _app_url(app, config.preprod.port)
         if url and _healthy(config, app, url):
             log.say("preprod", f"{name} already runs {image_ref} and is healthy: {url}")
@@ -115,10 +135,10 @@ def _create(config: "Config", client: "docker.DockerClient", name: str, reposito
         raise PreprodError(f"image for {name} not found ({exc.explanation}); build it first") from None
     except APIError as exc:
         raise PreprodError(f"could not start {name}: {exc.explanation or exc}") from None
-    app = client.containers.get(app_name)
+    app = next(c for c in _find(client, name) if c.role == "app")
     url = _app_url(app, config.preprod.port)
     if not url:
-        _fail_if_exited(client, name)
+        _fail_if_exited(_find(client, name), name)
         raise PreprodError(f"{app_name} publishes no port {config.preprod.port}; set [preprod] port to the port "
                            f"the app listens on")
     log.say("preprod", f"started {name} ({', '.join(names)}); waiting until healthy at {url}")
@@ -140,16 +160,14 @@ def _run(api: Any, network: str, container: str, image: str, alias: str, env: di
     api.start(created["Id"])
 
 
-def _app_url(container: Any, port: int) -> str:
-    container.reload()
-    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
-    for binding in bindings:
-        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
-            return f"http://127.0.0.1:{binding['HostPort']}"
+def _app_url(container: _Container, port: int) -> str:
+    for binding in container.ports:
+        if binding.get("PrivatePort") == port and binding.get("IP") == "127.0.0.1" and binding.get("PublicPort"):
+            return f"http://127.0.0.1:{binding['PublicPort']}"
     return ""
 
 
-def _healthy(config: "Config", container: Any, url: str) -> bool:
+def _healthy(config: "Config", container: _Container, url: str) -> bool:
     if config.preprod.health_path:
         import requests
 
@@ -157,16 +175,18 @@ def _healthy(config: "Config", container: Any, url: str) -> bool:
             return requests.get(url + config.preprod.health_path, timeout=2).status_code == 200
         except requests.RequestException:
             return False
-    health = (container.attrs.get("State", {}).get("Health") or {}).get("Status")
-    return health == "healthy" if health else container.status == "running"
+    if "(health" in container.status:  # the image has a HEALTHCHECK: "Up 5 seconds (healthy)"
+        return "(healthy)" in container.status
+    return container.state == "running"
 
 
 def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, url: str) -> None:
     deadline = time.monotonic() + config.preprod.health_timeout
-    delay = 0.1
+    delay = 0.05
     while True:
-        _fail_if_exited(client, name)
-        app = next(c for c in _find(client, name) if c.labels.get("io.jdci.role") == "app")
+        containers = _find(client, name)
+        _fail_if_exited(containers, name)
+        app = next(c for c in containers if c.role == "app")
         if _healthy(config, app, url):
             return
         if time.monotonic() + delay > deadline:
@@ -177,11 +197,11 @@ def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, ur
         delay = min(delay * 1.5, 2.0)
 
 
-def _fail_if_exited(client: "docker.DockerClient", name: str) -> None:
-    for container in _find(client, name):
-        if container.status in ("exited", "dead"):
-            code = container.attrs.get("State", {}).get("ExitCode")
-            raise PreprodError(f"container {container.name} of {name} exited (code {code}) before it was healthy")
+def _fail_if_exited(containers: list[_Container], name: str) -> None:
+    for container in containers:
+        if container.state in ("exited", "dead"):
+            raise PreprodError(f"container {container.name} of {name} {container.status.lower()} before it was "
+                               f"healthy")
 
 
 def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str:
@@ -191,7 +211,7 @@ def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str
         directory.mkdir(parents=True, exist_ok=True)
         for container in _find(client, name):
             path = directory / f"{container.name}.log"
-            path.write_bytes(container.logs(stdout=True, stderr=True, tail=2000))
+            path.write_bytes(client.api.logs(container.id, stdout=True, stderr=True, tail=2000))
             saved.append(str(path))
     except Exception:  # noqa: BLE001 - logs are a courtesy; the original error matters more
         return ""
@@ -206,7 +226,7 @@ def down(name: str, *, client: "docker.DockerClient | None" = None) -> int:
     removed = 0
     for container in _find(client, name):
         try:
-            container.remove(force=True, v=True)
+            client.api.remove_container(container.id, force=True, v=True)
             removed += 1
         except NotFound:
             pass
@@ -245,16 +265,17 @@ class EnvSummary:
 def ls(client: "docker.DockerClient | None" = None) -> list[EnvSummary]:
     client = client or _engine()
     found: dict[str, EnvSummary] = {}
-    for container in client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}):
-        name = container.labels.get(ENV_LABEL)
+    for c in client.api.containers(all=True, filters={"label": f"{MANAGED}=true"}):
+        labels = c.get("Labels") or {}
+        name = labels.get(ENV_LABEL)
         if not name:
             continue
         summary = found.setdefault(name, EnvSummary(
-            name, container.labels.get("io.jdci.repository", ""), container.labels.get("io.jdci.pr", ""),
-            container.labels.get("io.jdci.sha", ""), int(container.labels.get("io.jdci.created", "0"))))
-        summary.containers.append(container.name)
-        if container.labels.get("io.jdci.role") == "app":
-            summary.status = container.status
+            name, labels.get("io.jdci.repository", ""), labels.get("io.jdci.pr", ""),
+            labels.get("io.jdci.sha", ""), int(labels.get("io.jdci.created", "0"))))
+        summary.containers.append(c["Names"][0].lstrip("/"))
+        if labels.get("io.jdci.role") == "app":
+            summary.status = c.get("State", "")
     return sorted(found.values(), key=lambda s: s.name)
 
 
