@@ -145,7 +145,7 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert merge_sha in main_log(scenario)
     statuses = scenario.api("GET", f"/commits/{scenario.head}/status").json()
     assert statuses["state"] == "success"
-    assert {s["context"] for s in statuses["statuses"]} == {"jdci/home"}
+    assert {s["context"] for s in statuses["statuses"]} == {"jdci/build", "jdci/preprod", "jdci/home"}
     assert scenario.ticket()["status"] == "Done"
     comments = scenario.api("GET", f"/issues/{scenario.number}/comments").json()
     assert len([c for c in comments if "jdci:pr-report" in c["body"]]) == 1
