@@ -272,3 +272,74 @@ def test_interrupted_run_cleans_up_and_exits_128_plus_signal(sandbox, tmp_path, 
     assert json.loads(out)["error"]["kind"] == "interrupted"
     assert not docker_client.containers.list(all=True, filters=label)
     assert scenario.pr()["merged"] is False
+
+
+def jira_writes(scenario: Scenario) -> list[dict]:
+    log = requests.get(f"{scenario.jira}/_sandbox/requests", timeout=5).json()
+    return [r for r in log if r["method"] != "GET" and scenario.key in r["path"]]
+
+
+def test_workspace_not_at_the_pr_head_is_refused_before_any_write(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                                  no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    demo._git(scenario.workspace, "checkout", "-q", "HEAD~1")  # main's commit: not this PR's head
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 2 and result["error"]["kind"] == "usage"
+    assert f"not at the head {scenario.head[:12]}" in result["error"]["message"]
+    assert result["image"] is None and jira_writes(scenario) == []
+
+
+def test_engine_down_is_found_before_jira_is_written(sandbox, tmp_path, unique, capsys, monkeypatch):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    code, result, _ = run_pr(scenario, capsys, monkeypatch)
+    assert code == 4 and "Docker engine not reachable" in result["error"]["message"]
+    assert jira_writes(scenario) == []
+
+
+def test_jenkins_merge_checkout_builds_exactly_the_pr_head(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                           docker_client, no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    ws = scenario.workspace
+    # main moves on after the PR was opened; Jenkins' "merge" strategy checks out main + PR as a merge commit
+    demo._git(ws, "checkout", "-q", "-b", "tmp-main", "HEAD~1")
+    (ws / "www" / "extra.html").write_text("only on main")
+    demo._git(ws, "add", "-A")
+    demo._git(ws, "commit", "-q", "-m", "main moves on")
+    demo._git(ws, "push", "-q", "origin", "HEAD:refs/heads/main")
+    demo._git(ws, "merge", "-q", "--no-edit", scenario.head)
+    demo._git(ws, "checkout", "-q", "--detach")
+    code, result, err = run_pr(scenario, capsys, monkeypatch, "--no-merge")
+    try:
+        assert code == 0, err
+        image = docker_client.images.get(result["image"]["ref"])
+        assert image.labels["org.opencontainers.image.revision"] == scenario.head
+        files = docker_client.containers.run(result["image"]["ref"], ["ls", "/www"], remove=True).decode().split()
+        assert "extra.html" not in files and "index.html" in files
+        assert subprocess.run(["git", "-C", str(ws), "worktree", "list"], capture_output=True,
+                              text=True).stdout.count("\n") == 1  # the temporary worktree is gone
+    finally:
+        from jenkins_docker_ci import environments
+
+        environments.down(result["environment"]["name"], client=docker_client)
+
+
+def test_closed_pr_removes_its_preview(sandbox, tmp_path, unique, capsys, monkeypatch, docker_client, no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique, approve=False)
+    code, result, _ = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0 and result["environment"]["status"] == "up"
+    scenario.api("PATCH", f"/pulls/{scenario.number}", json={"state": "closed"})
+    code, again, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0, err
+    assert "closed without merging; removed its environment" in err
+    assert not docker_client.api.containers(all=True, filters={"label": f"io.jdci.env={result['environment']['name']}"})
+
+
+def test_require_ticket_warn_lets_a_pr_without_ticket_merge(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                           no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique, title="no key here", branch="feature/no-key")
+    scenario.config.write_text(scenario.config.read_text().replace('projects = ["SHOP"]',
+                                                                   'projects = ["SHOP"]\nrequire_ticket = "warn"'))
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0, err
+    assert result["tickets"] == [] and result["merge"]["merged"] is True
