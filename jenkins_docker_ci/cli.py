@@ -133,21 +133,32 @@ def change_from(args: argparse.Namespace) -> Any:
 
 def _cmd_pr(args: argparse.Namespace) -> Outcome:
     from . import pipeline
+    from .context import Change
 
-    config = load_config(args)
+    args._partial = pipeline.Run(Change()).to_json  # the same JSON shape even when the config is bad
     run = pipeline.Run(change_from(args))
     args._partial = run.to_json  # what --json shows if a step fails
+    config = load_config(args)
     pipeline.run_pr(config, secrets(), run.change, run=run, merge=not args.no_merge)
     return Outcome(EXIT_OK, run.to_json(), pipeline_summary(run.to_json()))
 
 
 def pipeline_summary(data: dict[str, Any]) -> str:
-    lines = [f"tickets:     {', '.join(data['tickets']) or '-'}"]
+    lines = []
+    if data.get("demo"):
+        lines.append(f"repository:  {data['demo']['repository']}")
+        lines.append(f"pull request: {data['demo']['pr_url']}")
+    lines.append(f"tickets:     {', '.join(data['tickets']) or '-'}")
     if data.get("image"):
         lines.append(f"image:       {data['image']['ref']}")
         lines.append(f"digest:      {data['image']['digest']}")
     env = data.get("environment") or {}
-    lines.append(f"environment: {env.get('status')} {env.get('url') or ''}".rstrip())
+    if env.get("status") == "up":
+        lines.append(f"environment: up at {env.get('url')} ({env.get('name')})")
+    elif env.get("name"):
+        lines.append(f"environment: {'failed, removed' if env.get('status') == 'failed' else 'removed'} ({env.get('name')})")
+    else:
+        lines.append("environment: -")
     for check in data.get("checks", []):
         lines.append(f"check:       {check['name']}: {check['status']}")
     if data.get("gate"):
@@ -285,9 +296,18 @@ def _internal_error(args: argparse.Namespace | None, want_json: bool) -> int:
     from . import log
 
     text = log.redact(traceback.format_exc())
-    path = os.path.join(tempfile.gettempdir(), f"jdci-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    name = f"jdci-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    # Beside the other reports, where the Jenkins steps archive them; the temp folder when that is not writable.
+    workspace = (getattr(args, "workspace", None) if args is not None else None) or os.environ.get("WORKSPACE") or "."
+    path = os.path.join(workspace, "jdci-reports", name)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        path = os.path.join(tempfile.gettempdir(), name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
     message = (f"internal error: {text.strip().splitlines()[-1]}; the traceback is in {path} - "
                f"archive it with the build and report it")
     log.say("error", message)
