@@ -82,7 +82,11 @@ def main() -> None:
     def docker_env() -> None:
         import requests
 
-        cid = sh("docker", "run", "-d", "--label", "io.jdci.managed=true", "-p", "127.0.0.1::8000", ref)
+        # the same work jdci does: a network of its own, the app on it, port on loopback, health polled
+        network = f"jdci-bench-{uuid.uuid4().hex[:6]}"
+        sh("docker", "network", "create", "--label", "io.jdci.managed=true", network)
+        cid = sh("docker", "run", "-d", "--label", "io.jdci.managed=true", "--network", network,
+                 "-p", "127.0.0.1::8000", ref)
         port = sh("docker", "port", cid, "8000/tcp").splitlines()[0].rsplit(":", 1)[1]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -92,6 +96,7 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.05)
         sh("docker", "rm", "-f", cid)
+        sh("docker", "network", "rm", network)
 
     rows.append(("preprod up + healthy + down", median_seconds(jdci_env, rounds), median_seconds(docker_env, rounds)))
 

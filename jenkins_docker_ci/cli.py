@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("env", help="preprod environments: ls, down, gc")
     p.add_argument("action", choices=["ls", "down", "gc"])
-    p.add_argument("name", nargs="?", help="environment name (for down), e.g. jdci-acme-shop-pr-7")
+    p.add_argument("name", nargs="?", help="environment name (for down), e.g. jdci-acme-shop-1a2b3c-pr-7")
+    p.add_argument("--all", action="store_true",
+                   help="gc: every repository's environments, by this config's TTL (default: [scm] repository's)")
     _common(p)
     p.set_defaults(func=_cmd_env)
 
@@ -148,21 +150,32 @@ def change_from(args: argparse.Namespace) -> Any:
 
 def _cmd_pr(args: argparse.Namespace) -> Outcome:
     from . import pipeline
+    from .context import Change
 
-    config = load_config(args)
+    args._partial = pipeline.Run(Change()).to_json  # the same JSON shape even when the config is bad
     run = pipeline.Run(change_from(args))
     args._partial = run.to_json  # what --json shows if a step fails
+    config = load_config(args)
     pipeline.run_pr(config, secrets(), run.change, run=run, merge=not args.no_merge)
     return Outcome(EXIT_OK, run.to_json(), pipeline_summary(run.to_json()))
 
 
 def pipeline_summary(data: dict[str, Any]) -> str:
-    lines = [f"tickets:     {', '.join(data['tickets']) or '-'}"]
+    lines = []
+    if data.get("demo"):
+        lines.append(f"repository:  {data['demo']['repository']}")
+        lines.append(f"pull request: {data['demo']['pr_url']}")
+    lines.append(f"tickets:     {', '.join(data['tickets']) or '-'}")
     if data.get("image"):
         lines.append(f"image:       {data['image']['ref']}")
         lines.append(f"digest:      {data['image']['digest']}")
     env = data.get("environment") or {}
-    lines.append(f"environment: {env.get('status')} {env.get('url') or ''}".rstrip())
+    if env.get("status") == "up":
+        lines.append(f"environment: up at {env.get('url')} ({env.get('name')})")
+    elif env.get("name"):
+        lines.append(f"environment: {'failed, removed' if env.get('status') == 'failed' else 'removed'} ({env.get('name')})")
+    else:
+        lines.append("environment: -")
     for check in data.get("checks", []):
         lines.append(f"check:       {check['name']}: {check['status']}")
     if data.get("gate"):
@@ -204,9 +217,36 @@ def _cmd_env(args: argparse.Namespace) -> Outcome:
         if not args.name:
             raise UsageError("jdci env down: name the environment (see `jdci env ls`)")
         removed = environments.down(args.name)
-        return Outcome(EXIT_OK, {"removed": removed}, f"removed {removed} objects of {args.name}")
-    removed_envs = environments.gc(load_config(args))
+        text = f"removed {removed} objects of {args.name}" if removed else (
+            f"no environment named {args.name} (nothing removed; see `jdci env ls`)")
+        return Outcome(EXIT_OK, {"removed": removed}, text)
+    config = load_config(args)
+    if not args.all and not config.scm.repository:
+        raise UsageError(f"jdci env gc: which repository? set [scm] repository in {config.source}, or pass --all "
+                         f"to apply this TTL to every repository's environments")
+    is_open = _pr_is_open(config) if config.scm.repository else None
+    removed_envs = environments.gc(config, repository=None if args.all else config.scm.repository,
+                                   is_open=is_open)
     return Outcome(EXIT_OK, {"removed": removed_envs}, "\n".join(removed_envs) or "nothing stale")
+
+
+def _pr_is_open(config: Any) -> Callable[[Any], bool] | None:
+    """A test of "is this environment's PR still open", when the SCM host can answer it."""
+    from .config import Secrets
+
+    found = Secrets.from_env()
+    if config.scm.provider != "github" or not found.github_token:
+        return None
+    from .scm import connect
+
+    host = connect(config, found)
+
+    def is_open(env: Any) -> bool:
+        if env.repository != host.repository or not env.pr.isdigit():
+            return True  # not ours to judge
+        return host.pull_request(int(env.pr)).state == "open"
+
+    return is_open
 
 
 # -- running a command -------------------------------------------------------------------------------------
@@ -273,9 +313,18 @@ def _internal_error(args: argparse.Namespace | None, want_json: bool) -> int:
     from . import log
 
     text = log.redact(traceback.format_exc())
-    path = os.path.join(tempfile.gettempdir(), f"jdci-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    name = f"jdci-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    # Beside the other reports, where the Jenkins steps archive them; the temp folder when that is not writable.
+    workspace = (getattr(args, "workspace", None) if args is not None else None) or os.environ.get("WORKSPACE") or "."
+    path = os.path.join(workspace, "jdci-reports", name)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        path = os.path.join(tempfile.gettempdir(), name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
     message = (f"internal error: {text.strip().splitlines()[-1]}; the traceback is in {path} - "
                f"archive it with the build and report it")
     log.say("error", message)

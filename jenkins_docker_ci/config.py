@@ -181,7 +181,8 @@ def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[s
     for file, is_pyproject in candidates:
         if not file.is_file():
             if required:
-                raise ConfigError(f"config file {file} not found; pass an existing file to --config or JDCI_CONFIG")
+                what = "is a folder, not a file" if file.is_dir() else "not found"
+                raise ConfigError(f"config file {file} {what}; pass an existing jdci.toml to --config or JDCI_CONFIG")
             continue
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -200,7 +201,50 @@ def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[s
 
 def from_dict(data: Mapping[str, Any], *, source: str = "<dict>", root: str = ".") -> Config:
     values = _build(Config, data, source, "", skip={"source", "root"})
-    return dataclasses.replace(values, source=source, root=root)
+    values = dataclasses.replace(values, source=source, root=root)
+    gate = data.get("gate") if isinstance(data.get("gate"), Mapping) else {}
+    if "require_ticket" not in gate and values.jira.require_ticket != "fail":
+        # [jira] require_ticket = "warn"/"off" means a PR without a ticket may merge, unless [gate] says otherwise.
+        values = dataclasses.replace(values, gate=dataclasses.replace(values.gate, require_ticket=False))
+    _validate(values)
+    return values
+
+
+_SECRET_KEYS = {"token": "GITHUB_TOKEN", "password": "REGISTRY_PASSWORD", "user": "JIRA_USER / REGISTRY_USER",
+                "webhook_url": "SLACK_WEBHOOK_URL", "slack_webhook_url": "SLACK_WEBHOOK_URL"}
+
+
+def _validate(config: Config) -> None:
+    """What a type cannot say: URLs, ports, names. Checked at load time, before anything is written."""
+    def url(name: str, value: str, required: bool = False) -> None:
+        if (value or required) and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{config.source}: {name} = {value!r} is not an http(s) URL")
+
+    url("scm.api_url", config.scm.api_url, required=config.scm.provider == "github")
+    url("jira.url", config.jira.url)
+    url("jenkins.url", config.jenkins.url)
+    if config.scm.repository and (config.scm.repository.count("/") != 1 or " " in config.scm.repository
+                                  or config.scm.repository.strip("/") != config.scm.repository):
+        raise ConfigError(f"{config.source}: scm.repository = {config.scm.repository!r} is not owner/name")
+    if not 1 <= config.preprod.port <= 65535:
+        raise ConfigError(f"{config.source}: preprod.port = {config.preprod.port} is not a port (1-65535)")
+    if config.preprod.health_path and not config.preprod.health_path.startswith("/"):
+        raise ConfigError(f"{config.source}: preprod.health_path = {config.preprod.health_path!r} must start "
+                          f"with '/' (or be \"\" to use the image's HEALTHCHECK)")
+    names = [check.name for check in config.checks.http]
+    for name in names:
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigError(f"{config.source}: checks.http name {name!r} must be letters, digits, '-', '_' or "
+                              f"'.' (it becomes the commit status jdci/<name>)")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{config.source}: checks.http names must be unique: {', '.join(duplicates)}")
+    if config.image.repository:
+        from .images import repository_problem
+
+        problem = repository_problem(config.image.repository)
+        if problem:
+            raise ConfigError(f"{config.source}: image.repository = {config.image.repository!r}: {problem}")
 
 
 def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
@@ -214,6 +258,8 @@ def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = froze
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(fields))}"
+            if key in _SECRET_KEYS:
+                hint = f"; secrets are never read from files: set {_SECRET_KEYS[key]} in the environment"
             raise ConfigError(f"{source}: unknown key '{key}' in {label}{hint}")
         name = f"{where}.{key}" if where else key
         kwargs[key] = _convert(hints[key], value, source, name)
@@ -224,8 +270,11 @@ def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = froze
             )
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # a required field (e.g. a check's name) is missing
-        raise ConfigError(f"{source}: {label}: {exc}") from None
+    except TypeError:  # a required field (e.g. a check's name) is missing
+        missing = [f.name for f in fields.values()
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   and f.name not in kwargs]
+        raise ConfigError(f"{source}: {label} lacks {', '.join(repr(m) for m in missing)}; add it") from None
 
 
 def _convert(hint: Any, value: Any, source: str, name: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import log
-from .errors import JdciError, ServiceError
+from .errors import JdciError, ServiceError, UsageError
 
 AUTHOR, REVIEWER, BOT = "alice", "bob", "jdci-bot"
 ORG = "acme"
@@ -40,8 +40,13 @@ def run(*, app: str | None = None, partial: Callable[[Callable[[], dict[str, Any
     from .context import Change
 
     app_dir = Path(app).resolve() if app else sample_app_dir()
+    for needed in ("jdci.toml", "Dockerfile"):
+        if not (app_dir / needed).is_file():
+            raise UsageError(f"--app {app_dir}: no {needed} there; point --app at an app folder with a Dockerfile "
+                             f"and a jdci.toml (like examples/sample-app)")
+    base = config_module.load(cwd=str(app_dir))
     urls = sandbox.up()
-    log.say("demo", f"sandbox: {', '.join(f'{k} {v}' for k, v in urls.items())}")
+    log.say("demo", "sandbox: " + ", ".join(f"{k} {v}" for k, v in urls.items() if k != "slack"))
     github, jira = urls["github"], urls["jira"]
 
     key = seed_ticket(jira)
@@ -57,14 +62,15 @@ def run(*, app: str | None = None, partial: Callable[[Callable[[], dict[str, Any
         approve(github, repository, pr["number"])
         log.say("demo", f"{repository}: PR #{pr['number']} {title!r} opened by {AUTHOR}, approved by {REVIEWER}")
 
-        base = config_module.load(cwd=str(app_dir))
         config = dataclasses.replace(
             base,
             scm=dataclasses.replace(base.scm, api_url=github, repository=repository),
             jira=dataclasses.replace(base.jira, url=jira),
+            # the demo's checkout is temporary: reports go where the user ran the demo
+            report=dataclasses.replace(base.report, directory=str(Path(base.report.directory).resolve())),
             root=str(workspace),
         )
-        secrets = Secrets(github_token=BOT, jira_token=BOT)
+        secrets = Secrets(github_token=BOT, jira_token=BOT, slack_webhook_url=urls.get("slack", ""))
         log.redact_values(secrets.values())
         change = Change(repository=repository, pr_number=pr["number"], workspace=str(workspace),
                         build_url=f"{github.split('/api/')[0]}/{repository}/pull/{pr['number']}/checks")

@@ -6,11 +6,16 @@ by label. Ports are published on 127.0.0.1 only. Every docker call for environme
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import re
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import log
 from .errors import PreprodError
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from .config import Config, ServiceSpec
 
 ENV_LABEL = "io.jdci.env"
+RUN_LABEL = "io.jdci.run"  # which `up` created it: a run removes only what it created
 
 
 @dataclass(frozen=True)
@@ -32,22 +38,28 @@ class Environment:
     image: str = ""
     containers: tuple[str, ...] = ()
     reused: bool = False
+    run_id: str = ""  # the `up` that created it
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "status": self.status, "image": self.image}
 
 
 def env_name(repository: str, pr_number: int | None, head_sha: str = "") -> str:
-    """`jdci-acme-shop-pr-7`: valid as a container and network name, stable across reruns of one PR."""
-    slug = re.sub(r"[^a-z0-9]+", "-", repository.lower()).strip("-") or "repo"
+    """`jdci-acme-shop-1a2b3c-pr-7`: valid as a container and network name, stable across reruns of one PR.
+    The short hash of the exact repository name keeps `acme/x-y` and `acme-x/y` (or two long names that share
+    their first 30 characters) apart."""
+    slug = re.sub(r"[^a-z0-9]+", "-", repository.lower()).strip("-")[:30].strip("-") or "repo"
+    digest = hashlib.sha1(repository.encode("utf-8")).hexdigest()[:6]
     suffix = f"pr-{pr_number}" if pr_number is not None else f"sha-{head_sha[:12]}"
-    return f"jdci-{slug[:40]}-{suffix}"
+    return f"jdci-{slug}-{digest}-{suffix}"
 
 
-def env_labels(name: str, repository: str, pr_number: int | None, head_sha: str, role: str) -> dict[str, str]:
+def env_labels(name: str, repository: str, pr_number: int | None, head_sha: str, role: str,
+               run_id: str = "") -> dict[str, str]:
     labels = {
         MANAGED: "true",
         ENV_LABEL: name,
+        RUN_LABEL: run_id,
         "io.jdci.repository": repository,
         "io.jdci.sha": head_sha,
         "io.jdci.role": role,
@@ -64,50 +76,106 @@ def _engine() -> "docker.DockerClient":
     return engine()
 
 
-def _find(client: "docker.DockerClient", name: str) -> list[Any]:
-    return client.containers.list(all=True, filters={"label": f"{ENV_LABEL}={name}"})
+@dataclass(frozen=True)
+class _Container:
+    """What `docker ps` says of one container: enough for every decision here, without an inspect each."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str  # created | running | exited | dead | ...
+    status: str  # "Up 5 seconds (healthy)"
+    ports: tuple[dict[str, Any], ...]
+
+    @property
+    def role(self) -> str:
+        return self.labels.get("io.jdci.role", "")
+
+
+def _find(client: "docker.DockerClient", name: str) -> list[_Container]:
+    return [
+        _Container(c["Id"], c["Names"][0].lstrip("/"), c.get("Labels") or {}, c.get("State", ""),
+                   c.get("Status", ""), tuple(c.get("Ports") or ()))
+        for c in client.api.containers(all=True, filters={"label": f"{ENV_LABEL}={name}"})
+    ]
 
 
 def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: str, image_ref: str,
        client: "docker.DockerClient | None" = None, report_dir: Path | None = None) -> Environment:
-    """Stand up (or reuse, when the same image already runs healthy) the PR's environment."""
+    """Stand up (or reuse, when the same image already runs healthy) the PR's environment.
+
+    Runs for the same environment on this host take turns (a lock file): the second one then finds the first
+    one's environment and reuses it, instead of the two removing each other's containers."""
     client = client or _engine()
     name = env_name(repository, pr_number, head_sha)
-    existing = _find(client, name)
-    app = next((c for c in existing if c.labels.get("io.jdci.role") == "app"), None)
-    if app is not None and app.labels.get("io.jdci.image") == image_ref and app.status == "running":
-        url = _app_url(app, config.preprod.port)
-        if url and _healthy(config, app, url):
-            log.say("preprod", f"{name} already runs {image_ref} and is healthy: {url}")
-            return Environment(name, url, "up", image_ref, tuple(c.name for c in existing), reused=True)
-    if existing:
-        log.say("preprod", f"replacing {name} (it ran {app.labels.get('io.jdci.image') if app else 'nothing'})")
-        down(name, client=client)
-    try:
-        return _create(config, client, name, repository, pr_number, head_sha, image_ref)
-    except BaseException as exc:  # noqa: BLE001 - whatever went wrong (even Ctrl-C), leave nothing behind
-        saved = _save_logs(client, name, report_dir or Path(config.report.directory))
-        down(name, client=client)
-        if isinstance(exc, PreprodError):
-            raise PreprodError(f"{exc}{saved}") from None
-        raise
+    with _locked(name, timeout=config.preprod.health_timeout + 120):
+        existing = _find(client, name)
+        app = next((c for c in existing if c.role == "app"), None)
+        if app is not None and app.labels.get("io.jdci.image") == image_ref and app.state == "running":
+            url = _app_url(app, config.preprod.port)
+            if url and _healthy(config, app, url):
+                log.say("preprod", f"{name} already runs {image_ref} and is healthy: {url}")
+                return Environment(name, url, "up", image_ref, tuple(c.name for c in existing), reused=True,
+                                   run_id=app.labels.get(RUN_LABEL, ""))
+        if existing:
+            log.say("preprod", f"replacing {name} (it ran {app.labels.get('io.jdci.image') if app else 'nothing'})")
+            _remove(client, name)
+        run_id = uuid.uuid4().hex[:12]
+        try:
+            return _create(config, client, name, repository, pr_number, head_sha, image_ref, run_id)
+        except BaseException as exc:  # noqa: BLE001 - whatever went wrong (even Ctrl-C), leave nothing behind
+            saved = _save_logs(client, name, report_dir or Path(config.report.directory))
+            _remove(client, name)
+            if isinstance(exc, PreprodError):
+                raise PreprodError(f"{exc}{saved}") from None
+            raise
+
+
+def _lock_dir() -> Path:
+    default = Path.home() / ".local" / "state" / "jdci"
+    return Path(os.environ.get("JDCI_STATE_DIR") or default) / "locks"
+
+
+@contextmanager
+def _locked(name: str, timeout: float) -> Iterator[None]:
+    directory = _lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"{name}.lock", "w") as handle:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() + delay > deadline:
+                    raise PreprodError(f"another jdci run has held {name} for {timeout:.0f} s; wait for it or "
+                                       f"remove the environment (`jdci env down {name}`)") from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _create(config: "Config", client: "docker.DockerClient", name: str, repository: str,
-            pr_number: int | None, head_sha: str, image_ref: str) -> Environment:
+            pr_number: int | None, head_sha: str, image_ref: str, run_id: str) -> Environment:
     from docker.errors import APIError, ImageNotFound
 
     api = client.api
-    api.create_network(name, driver="bridge", labels=env_labels(name, repository, pr_number, head_sha, "network"))
+    api.create_network(name, driver="bridge",
+                       labels=env_labels(name, repository, pr_number, head_sha, "network", run_id))
     names: list[str] = []
     try:
         for service in config.preprod.services:
             container = f"{name}-{service.name}"
             _run(api, name, container, service.image, service.name, dict(service.env),
-                 env_labels(name, repository, pr_number, head_sha, service.name), command=service.command or None)
+                 env_labels(name, repository, pr_number, head_sha, service.name, run_id),
+                 command=service.command or None)
             names.append(container)
         app_env = {**dict(config.preprod.env), "PORT": str(config.preprod.port)}
-        labels = {**env_labels(name, repository, pr_number, head_sha, "app"), "io.jdci.image": image_ref}
+        labels = {**env_labels(name, repository, pr_number, head_sha, "app", run_id), "io.jdci.image": image_ref}
         app_name = f"{name}-app"
         _run(api, name, app_name, image_ref, "app", app_env, labels, port=config.preprod.port)
         names.append(app_name)
@@ -115,16 +183,16 @@ def _create(config: "Config", client: "docker.DockerClient", name: str, reposito
         raise PreprodError(f"image for {name} not found ({exc.explanation}); build it first") from None
     except APIError as exc:
         raise PreprodError(f"could not start {name}: {exc.explanation or exc}") from None
-    app = client.containers.get(app_name)
+    app = next(c for c in _find(client, name) if c.role == "app")
     url = _app_url(app, config.preprod.port)
     if not url:
-        _fail_if_exited(client, name)
+        _fail_if_exited(_find(client, name), name)
         raise PreprodError(f"{app_name} publishes no port {config.preprod.port}; set [preprod] port to the port "
                            f"the app listens on")
     log.say("preprod", f"started {name} ({', '.join(names)}); waiting until healthy at {url}")
     _wait_healthy(config, client, name, url)
     log.say("preprod", f"{name} is up: {url}")
-    return Environment(name, url, "up", image_ref, tuple(names))
+    return Environment(name, url, "up", image_ref, tuple(names), run_id=run_id)
 
 
 def _run(api: Any, network: str, container: str, image: str, alias: str, env: dict[str, str],
@@ -140,16 +208,14 @@ def _run(api: Any, network: str, container: str, image: str, alias: str, env: di
     api.start(created["Id"])
 
 
-def _app_url(container: Any, port: int) -> str:
-    container.reload()
-    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
-    for binding in bindings:
-        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
-            return f"http://127.0.0.1:{binding['HostPort']}"
+def _app_url(container: _Container, port: int) -> str:
+    for binding in container.ports:
+        if binding.get("PrivatePort") == port and binding.get("IP") == "127.0.0.1" and binding.get("PublicPort"):
+            return f"http://127.0.0.1:{binding['PublicPort']}"
     return ""
 
 
-def _healthy(config: "Config", container: Any, url: str) -> bool:
+def _healthy(config: "Config", container: _Container, url: str) -> bool:
     if config.preprod.health_path:
         import requests
 
@@ -157,16 +223,18 @@ def _healthy(config: "Config", container: Any, url: str) -> bool:
             return requests.get(url + config.preprod.health_path, timeout=2).status_code == 200
         except requests.RequestException:
             return False
-    health = (container.attrs.get("State", {}).get("Health") or {}).get("Status")
-    return health == "healthy" if health else container.status == "running"
+    if "(health" in container.status:  # the image has a HEALTHCHECK: "Up 5 seconds (healthy)"
+        return "(healthy)" in container.status
+    return container.state == "running"
 
 
 def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, url: str) -> None:
     deadline = time.monotonic() + config.preprod.health_timeout
-    delay = 0.1
+    delay = 0.05
     while True:
-        _fail_if_exited(client, name)
-        app = next(c for c in _find(client, name) if c.labels.get("io.jdci.role") == "app")
+        containers = _find(client, name)
+        _fail_if_exited(containers, name)
+        app = next(c for c in containers if c.role == "app")
         if _healthy(config, app, url):
             return
         if time.monotonic() + delay > deadline:
@@ -177,11 +245,11 @@ def _wait_healthy(config: "Config", client: "docker.DockerClient", name: str, ur
         delay = min(delay * 1.5, 2.0)
 
 
-def _fail_if_exited(client: "docker.DockerClient", name: str) -> None:
-    for container in _find(client, name):
-        if container.status in ("exited", "dead"):
-            code = container.attrs.get("State", {}).get("ExitCode")
-            raise PreprodError(f"container {container.name} of {name} exited (code {code}) before it was healthy")
+def _fail_if_exited(containers: list[_Container], name: str) -> None:
+    for container in containers:
+        if container.state in ("exited", "dead"):
+            raise PreprodError(f"container {container.name} of {name} {container.status.lower()} before it was "
+                               f"healthy")
 
 
 def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str:
@@ -191,34 +259,45 @@ def _save_logs(client: "docker.DockerClient", name: str, directory: Path) -> str
         directory.mkdir(parents=True, exist_ok=True)
         for container in _find(client, name):
             path = directory / f"{container.name}.log"
-            path.write_bytes(container.logs(stdout=True, stderr=True, tail=2000))
+            path.write_bytes(client.api.logs(container.id, stdout=True, stderr=True, tail=2000))
             saved.append(str(path))
     except Exception:  # noqa: BLE001 - logs are a courtesy; the original error matters more
         return ""
     return f"; container logs saved to {', '.join(saved)}" if saved else ""
 
 
-def down(name: str, *, client: "docker.DockerClient | None" = None) -> int:
-    """Remove every container, network and volume of environment `name`. Returns how many objects went."""
+def down(name: str, *, client: "docker.DockerClient | None" = None, run_id: str = "") -> int:
+    """Remove every container, network and volume of environment `name`; with `run_id`, only while the
+    environment is still the one that run created (a newer run may have replaced it). Returns how many
+    objects went."""
+    client = client or _engine()
+    with _locked(name, timeout=300):
+        if run_id:
+            app = next((c for c in _find(client, name) if c.role == "app"), None)
+            if app is None or app.labels.get(RUN_LABEL) != run_id:
+                return 0
+        return _remove(client, name)
+
+
+def _remove(client: "docker.DockerClient", name: str) -> int:
     from docker.errors import NotFound
 
-    client = client or _engine()
     removed = 0
     for container in _find(client, name):
         try:
-            container.remove(force=True, v=True)
+            client.api.remove_container(container.id, force=True, v=True)
             removed += 1
         except NotFound:
             pass
-    for network in client.networks.list(filters={"label": f"{ENV_LABEL}={name}"}):
+    for network in client.api.networks(filters={"label": f"{ENV_LABEL}={name}"}):
         try:
-            network.remove()
+            client.api.remove_network(network["Id"])
             removed += 1
         except NotFound:
             pass
-    for volume in client.volumes.list(filters={"label": f"{ENV_LABEL}={name}"}):
+    for volume in (client.api.volumes(filters={"label": f"{ENV_LABEL}={name}"}) or {}).get("Volumes") or []:
         try:
-            volume.remove(force=True)
+            client.api.remove_volume(volume["Name"], force=True)
             removed += 1
         except NotFound:
             pass
@@ -245,16 +324,17 @@ class EnvSummary:
 def ls(client: "docker.DockerClient | None" = None) -> list[EnvSummary]:
     client = client or _engine()
     found: dict[str, EnvSummary] = {}
-    for container in client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}):
-        name = container.labels.get(ENV_LABEL)
+    for c in client.api.containers(all=True, filters={"label": f"{MANAGED}=true"}):
+        labels = c.get("Labels") or {}
+        name = labels.get(ENV_LABEL)
         if not name:
             continue
         summary = found.setdefault(name, EnvSummary(
-            name, container.labels.get("io.jdci.repository", ""), container.labels.get("io.jdci.pr", ""),
-            container.labels.get("io.jdci.sha", ""), int(container.labels.get("io.jdci.created", "0"))))
-        summary.containers.append(container.name)
-        if container.labels.get("io.jdci.role") == "app":
-            summary.status = container.status
+            name, labels.get("io.jdci.repository", ""), labels.get("io.jdci.pr", ""),
+            labels.get("io.jdci.sha", ""), int(labels.get("io.jdci.created", "0"))))
+        summary.containers.append(c["Names"][0].lstrip("/"))
+        if labels.get("io.jdci.role") == "app":
+            summary.status = c.get("State", "")
     return sorted(found.values(), key=lambda s: s.name)
 
 
@@ -263,15 +343,16 @@ def stale(envs: list[EnvSummary], ttl_hours: float, now: float) -> list[EnvSumma
     return [env for env in envs if now - env.created > ttl_hours * 3600]
 
 
-def gc(config: "Config", *, now: float | None = None, client: "docker.DockerClient | None" = None,
-       is_open: Callable[[EnvSummary], bool] | None = None) -> list[str]:
-    """Remove environments past [preprod] ttl_hours (or whose PR is no longer open, when `is_open` says so)."""
+def gc(config: "Config", *, repository: str | None, now: float | None = None,
+       client: "docker.DockerClient | None" = None, is_open: Callable[[EnvSummary], bool] | None = None
+       ) -> list[str]:
+    """Remove `repository`'s environments (every repository's when None) that are past [preprod] ttl_hours,
+    or whose PR is no longer open when `is_open` can tell. One repository's TTL never applies to another's."""
     client = client or _engine()
-    envs = ls(client)
+    envs = [env for env in ls(client) if repository is None or env.repository == repository]
     doomed = {env.name for env in stale(envs, config.preprod.ttl_hours, now if now is not None else time.time())}
     if is_open is not None:
-        doomed |= {env.name for env in envs if not is_open(env)}
+        doomed |= {env.name for env in envs if env.name not in doomed and not is_open(env)}
     for name in sorted(doomed):
         down(name, client=client)
     return sorted(doomed)
-

@@ -127,6 +127,8 @@ class HttpClient:
         self.deadline = deadline
 
     def url(self, path: str) -> str:
+        if not path:
+            return self.base_url
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> "requests.Response":

@@ -57,6 +57,22 @@ class PushedImage:
 
 
 _TAG_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
+# The distribution spec's grammar for a repository path: lower-case components separated by "/".
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z")
+REGISTRY_HOST = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?\Z")
+
+
+def repository_problem(repository: str) -> str | None:
+    """Why `repository` cannot name an image in a registry, or None when it can (pure)."""
+    if not repository:
+        return "it is empty"
+    if not REPOSITORY_NAME.match(repository):
+        return ("a repository is lower-case letters, digits and separators (. _ -) in components joined by '/', "
+                "e.g. \"acme/shop\"")
+    if len(repository) > 255:
+        return "it is longer than 255 characters"
+    return None
 
 
 def sanitize_tag(text: str) -> str:
@@ -98,9 +114,12 @@ def image_labels(*, revision: str, created: str, source: str, title: str, reposi
 
 def plan(config: "Config", change: "Change", *, commit_time: str, tickets: Iterable[str]) -> ImagePlan:
     """What to build for this change (pure, apart from resolving paths)."""
-    repository = config.image.repository or change.repository
-    if not repository:
-        raise ConfigError(f"{config.source}: [image] repository is empty; set it (e.g. \"acme/shop\")")
+    repository = config.image.repository or change.repository.lower()
+    problem = repository_problem(repository)
+    if problem:
+        raise ConfigError(f"{config.source}: [image] repository {repository!r} cannot name an image: {problem}")
+    if config.image.registry and not REGISTRY_HOST.match(config.image.registry):
+        raise ConfigError(f"{config.source}: [image] registry {config.image.registry!r} is not HOST or HOST:PORT")
     workspace = Path(change.workspace)
     context = (workspace / config.image.context).resolve()
     dockerfile = (workspace / config.image.dockerfile).resolve()
@@ -140,14 +159,37 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def build(client: "docker.DockerClient", image: ImagePlan) -> str:
-    """Build the image, streaming the build log to stderr; returns the image ID."""
-    from docker.errors import APIError
-
+def check_sources(image: ImagePlan) -> None:
+    """The Dockerfile and the build context exist (checked before anything is written anywhere)."""
     if not image.dockerfile.is_file():
         raise ConfigError(f"no Dockerfile at {image.dockerfile}; add one or set [image] dockerfile in jdci.toml")
     if not image.context.is_dir():
         raise ConfigError(f"build context {image.context} is not a folder; fix [image] context in jdci.toml")
+
+
+def check_registry(registry: str, secrets: "Secrets") -> None:
+    """The registry answers its API root (401 counts as an answer: `docker login` happens at push time)."""
+    from .http import HttpClient
+
+    auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
+    try:
+        response = HttpClient("registry", registry_url(registry), auth=auth, deadline=10).get("/v2/")
+    except ServiceError as exc:
+        raise ServiceError("registry", f"registry {registry} not reachable ({exc}); start it (`make services`) "
+                                       f"or fix [image] registry") from None
+    if response.status_code >= 500:
+        raise ServiceError("registry", f"registry {registry} answered HTTP {response.status_code}")
+
+
+# Build output lines that say nothing to a person reading the console (the classic builder's bookkeeping).
+_BUILD_NOISE = re.compile(r"^( ---> |Removing intermediate container |Step \d+/\d+ : LABEL )")
+
+
+def build(client: "docker.DockerClient", image: ImagePlan) -> str:
+    """Build the image, streaming the build log to stderr; returns the image ID."""
+    from docker.errors import APIError
+
+    check_sources(image)
     try:
         dockerfile = str(image.dockerfile.relative_to(image.context))
     except ValueError:
@@ -163,7 +205,7 @@ def build(client: "docker.DockerClient", image: ImagePlan) -> str:
                 # The build log above already streamed to the console: one line is enough here.
                 raise BuildError(f"docker build of {image.ref()} failed: {detail.strip()}")
             text = chunk.get("stream", "")
-            if text.strip():
+            if text.strip() and not _BUILD_NOISE.match(text):
                 log.say("build", text.rstrip("\n"))
             aux = chunk.get("aux") or {}
             if aux.get("ID"):

@@ -255,9 +255,13 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
         outcome.notes.append(f"preprod environment not checked ({exc})")
     for note in outcome.notes:
         log.say("merge", note)
-    # Slack is not wired yet: the console line is the notification a Jenkins job shows.
+    from . import notify
+
+    # The console line is the notification every Jenkins job shows; Slack too when SLACK_WEBHOOK_URL is set.
     log.say("notify", f"{scm.repository} PR #{pr.number} {pr.title!r} merged into {pr.base_ref} "
                       f"as {short(outcome.merge_sha)}" + (f" ({pr.url})" if pr.url else ""))
+    notify.slack(secrets, notify.pr_merged(scm.repository, pr.number, pr.url, pr.head_sha, pr.base_ref,
+                                           outcome.merge_sha or "", list(tickets)))
 
 
 def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *, expected_sha: str = "",

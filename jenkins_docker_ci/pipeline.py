@@ -7,12 +7,15 @@ step fails. Whatever this run started and did not hand on is removed on the way 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from . import log
+from . import log, notify
 from .errors import CheckFailed, GateBlocked, JdciError, TicketError, UsageError
 
 if TYPE_CHECKING:
@@ -68,15 +71,34 @@ def git_output(workspace: str, *args: str) -> str:
 
 
 def tested_sha(workspace: str, pr: "PullRequest") -> str:
-    """The PR commit this workspace holds. Jenkins' "merge" strategy checks out a synthetic merge commit whose
-    second parent is the PR head; anything else means the PR moved since the checkout."""
+    """Check that the workspace holds the PR head and return it. Jenkins' "merge" strategy checks out a
+    synthetic merge commit whose second parent is the PR head; anything else (the PR moved on since this
+    checkout, or another repository's checkout) is refused before anything is written."""
     head = git_output(workspace, "rev-parse", "HEAD")
     if head == pr.head_sha:
         return head
     parents = git_output(workspace, "rev-list", "--parents", "-n", "1", "HEAD").split()[1:]
     if len(parents) == 2 and parents[1] == pr.head_sha:
         return pr.head_sha
-    return head
+    raise UsageError(f"the workspace {workspace} is at {head[:12]}, not at the head {pr.head_sha[:12]} of PR "
+                     f"#{pr.number} (nor a merge of it): the PR moved on since this checkout, or this is another "
+                     f"checkout. Nothing was done; the build of the new head will run (or check out the PR head)")
+
+
+@contextmanager
+def source_tree(workspace: str, sha: str) -> Iterator[str]:
+    """A folder holding exactly commit `sha`: the workspace itself when it is at `sha`, else a temporary
+    worktree (Jenkins' merge checkout holds the merge result, which is not what the tag `sha` promises)."""
+    if git_output(workspace, "rev-parse", "HEAD") == sha:
+        yield workspace
+        return
+    folder = tempfile.mkdtemp(prefix="jdci-src-")
+    git_output(workspace, "worktree", "add", "--detach", "--force", folder, sha)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", workspace, "worktree", "remove", "--force", folder], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run | None = None,
@@ -96,35 +118,87 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
         run.merge = MergeOutcome(True, pr.merge_sha)
         return run
     if pr.state != "open":
-        raise UsageError(f"PR #{pr.number} in {scm.repository} is closed; reopen it to run the pipeline")
+        _closed(config, secrets, scm, change, run)
+        return run
     sha = tested_sha(change.workspace, pr)
-    if sha != pr.head_sha:
-        run.notes.append(f"PR head moved to {pr.head_sha[:12]} after this checkout ({sha[:12]}): results go to "
-                         f"{sha[:12]} and nothing is merged")
-        log.warn("pr", run.notes[-1])
     run.change = change = dataclasses.replace(change, head_sha=sha)
-    log.say("pr", f"{change.label}: {change.title!r} {change.source_branch} -> {change.target_branch} "
+    log.say("pr", f"{change.label}: {_short(change.title)!r} {change.source_branch} -> {change.target_branch} "
                   f"at {sha[:12]}")
-
-    _link(config, secrets, change, run)
-    _build(config, secrets, change, run)
-    try:
-        _preprod(config, change, run)
-        _check(config, change, run)
-        _publish(config, secrets, scm, change, run)
-        failed = [c for c in run.checks if c.status in ("failed", "error")]
-        if failed:
-            _transition(config, secrets, run, "checks_failed")
-            raise CheckFailed(f"{len(failed)} check(s) failed on {change.label} at {sha[:12]}: "
-                              + "; ".join(f"{c.name}: {c.detail}" for c in failed))
-        if sha != pr.head_sha or not merge:
-            return run
-        _gate_and_merge(config, secrets, scm, change, run, env)
-    except BaseException:  # a failed run leaves no environment behind (its logs are in the reports)
-        if run.environment and run.environment.status == "up":
-            _env_down(run)
-        raise
+    with source_tree(change.workspace, sha) as source:
+        client = _preflight(config, secrets, dataclasses.replace(change, workspace=source))
+        _link(config, secrets, change, run)
+        _step(scm, change, "build", lambda: _build(config, secrets, change, source, run, client))
+        try:
+            _step(scm, change, "preprod", lambda: _preprod(config, change, run))
+            _check(config, change, run)
+            _publish(config, secrets, scm, change, run)
+            failed = [c for c in run.checks if c.status in ("failed", "error")]
+            if failed:
+                _transition(config, secrets, run, "checks_failed")
+                what = f"{len(failed)} check(s) failed at {sha[:12]}: " + "; ".join(
+                    f"{c.name}: {c.detail}" for c in failed)
+                notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
+                raise CheckFailed(f"{what} ({change.label})")
+            if merge:
+                _gate_and_merge(config, secrets, scm, change, run, env)
+        except BaseException:  # a failed run leaves no environment of its own behind (logs are in the reports)
+            if run.environment and run.environment.status == "up":
+                _env_down(run)
+            raise
     return run
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _preflight(config: "Config", secrets: "Secrets", change: "Change") -> Any:
+    """Everything that can be checked before the first write (JIRA comment, push, container): the image name,
+    the Dockerfile, the Docker engine, the registry. Returns the engine client."""
+    from . import images
+
+    image = images.plan(config, change, commit_time="", tickets=())
+    images.check_sources(image)
+    client = images.engine()
+    images.check_registry(config.image.registry, secrets)
+    return client
+
+
+def _step(scm: "ScmHost", change: "Change", name: str, work: Callable[[], None]) -> None:
+    """Run a step and publish its outcome as commit status jdci/<name>, so a PR whose build or environment
+    failed shows it (and a later success on the same commit replaces it)."""
+    from .checks import CONTEXT_PREFIX
+
+    try:
+        work()
+    except JdciError as exc:
+        _status(scm, change, CONTEXT_PREFIX + name, "failure", str(exc))
+        raise
+    _status(scm, change, CONTEXT_PREFIX + name, "success", f"{name} ok")
+
+
+def _status(scm: "ScmHost", change: "Change", context: str, state: str, description: str) -> None:
+    try:
+        scm.set_status(change.head_sha, context, state, _short(description, 140), change.build_url)
+    except JdciError as exc:  # the step's own outcome matters more than its report
+        log.warn("publish", f"could not set {context} on {change.head_sha[:12]}: {exc}")
+
+
+def _closed(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run) -> None:
+    """A PR closed without merging: remove its environment, transition its tickets for "closed"."""
+    from . import environments
+
+    removed = environments.down(environments.env_name(scm.repository, change.pr_number, change.head_sha))
+    run.notes.append(f"PR #{change.pr_number} is closed without merging; removed its environment" if removed
+                     else f"PR #{change.pr_number} is closed without merging; nothing to do")
+    log.say("pr", run.notes[-1])
+    if config.jira.url and config.jira.transitions.get("closed"):
+        from . import tickets
+
+        keys = [found.key for found in tickets.find_keys(config.jira, change, repo_dir="")]
+        if keys:
+            run.tickets = keys
+            run.notes.extend(tickets.transition(config, secrets, keys, "closed"))
 
 
 def _pull_request(scm: "ScmHost", change: "Change") -> "PullRequest":
@@ -165,20 +239,26 @@ def _link(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> N
                           f"of {change.label}; name the ticket (e.g. SHOP-7) in either")
 
 
-def _build(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> None:
+def _build(config: "Config", secrets: "Secrets", change: "Change", source: str, run: Run, client: Any) -> None:
     from . import images
 
-    commit_time = git_output(change.workspace, "show", "-s", "--format=%cI", change.head_sha)
-    run.image = images.build_and_push(config, secrets, change, commit_time=commit_time, tickets=run.tickets)
+    commit_time = git_output(source, "show", "-s", "--format=%cI", change.head_sha)
+    run.image = images.build_and_push(config, secrets, dataclasses.replace(change, workspace=source),
+                                      commit_time=commit_time, tickets=run.tickets, client=client)
 
 
 def _preprod(config: "Config", change: "Change", run: Run) -> None:
     from . import environments
 
     assert run.image is not None
-    run.environment = environments.up(config, repository=change.repository, pr_number=change.pr_number,
-                                      head_sha=change.head_sha, image_ref=run.image.ref,
-                                      report_dir=Path(change.workspace) / config.report.directory)
+    try:
+        run.environment = environments.up(config, repository=change.repository, pr_number=change.pr_number,
+                                          head_sha=change.head_sha, image_ref=run.image.ref,
+                                          report_dir=Path(change.workspace) / config.report.directory)
+    except JdciError:
+        name = environments.env_name(change.repository, change.pr_number, change.head_sha)
+        run.environment = environments.Environment(name, "", "failed", run.image.ref)
+        raise
 
 
 def _check(config: "Config", change: "Change", run: Run) -> None:
@@ -234,8 +314,9 @@ def _gate_and_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", change
     for reason in run.gate.reasons:
         log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
     if run.gate.decision == "block":
-        raise GateBlocked(f"the gate blocks {change.label}: "
-                          + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed))
+        what = "the gate blocks the merge: " + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed)
+        notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
+        raise GateBlocked(f"{what} ({change.label})")
     if run.gate.decision == "wait":
         log.say("gate", f"waiting ({'; '.join(r.rule for r in run.gate.pending)}); `jdci merge --sweep` will "
                         f"merge it once the gate passes. The preview stays up at {run.environment.url if run.environment else '-'}")
@@ -263,8 +344,10 @@ def _env_down(run: Run) -> None:
     from . import environments
 
     assert run.environment is not None
+    if run.environment.reused:  # it predates this run (the PR's preview): not this run's to remove
+        return
     try:
-        environments.down(run.environment.name)
+        environments.down(run.environment.name, run_id=run.environment.run_id)
         run.environment = dataclasses.replace(run.environment, status="down")
     except JdciError as exc:
         log.warn("preprod", f"could not remove {run.environment.name}: {exc}")

@@ -139,6 +139,9 @@ def connect(config: "Config", secrets: "Secrets") -> ScmHost:
         from .github import GitHub
 
         if not config.scm.repository:
+            if config.source == "defaults":
+                raise ConfigError(f"no jdci.toml in {config.root} (nor [tool.jdci] in its pyproject.toml); "
+                                  f"create one (see examples/sample-app/jdci.toml) or pass --config PATH")
             raise ConfigError(f"{config.source}: [scm] repository is empty; set it to owner/name")
         if not secrets.github_token:
             raise ConfigError("GITHUB_TOKEN is not set; export a token that can read and merge pull requests")

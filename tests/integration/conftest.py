@@ -17,16 +17,20 @@ def docker_client():
 
 @pytest.fixture
 def no_leaks(docker_client) -> Iterator[None]:
-    """Fails the test if it leaves a jdci-managed container, network or volume behind."""
-    def managed() -> set[str]:
-        flt = {"label": "io.jdci.managed=true"}
-        return ({c.name for c in docker_client.containers.list(all=True, filters=flt)}
-                | {n.name for n in docker_client.networks.list(filters=flt)}
-                | {v.name for v in docker_client.volumes.list(filters=flt)})
+    """Fails the test if it leaves a container, network or volume of a jdci environment behind.
 
-    before = managed()
+    Selected by io.jdci.env, which only jdci sets when it creates them: io.jdci.managed alone also marks
+    containers that merely run a jdci-built image (labels are inherited from the image), such as the builder's
+    intermediate containers."""
+    def created() -> set[str]:
+        flt = {"label": "io.jdci.env"}
+        return ({c["Names"][0] for c in docker_client.api.containers(all=True, filters=flt)}
+                | {n["Name"] for n in docker_client.api.networks(filters=flt)}
+                | {v["Name"] for v in (docker_client.api.volumes(filters=flt) or {}).get("Volumes") or []})
+
+    before = created()
     yield
-    left = managed() - before
+    left = created() - before
     assert not left, f"left behind: {sorted(left)}"
 
 

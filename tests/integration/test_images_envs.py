@@ -139,3 +139,41 @@ def test_services_share_the_environment_network(tiny_image, docker_client, no_le
         assert code == 0, output
     finally:
         environments.down(env.name, client=docker_client)
+
+
+def test_two_runs_at_once_share_one_environment(tiny_image, docker_client, no_leaks):
+    from concurrent.futures import ThreadPoolExecutor
+
+    config, change, ref = tiny_image
+
+    def up():
+        return environments.up(config, repository=change.repository, pr_number=11, head_sha=change.head_sha,
+                               image_ref=ref, client=docker_client)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: up(), range(2))
+    try:
+        assert first.url == second.url and first.name == second.name
+        assert sorted([first.reused, second.reused]) == [False, True]
+        assert len(docker_client.api.containers(filters={"label": f"io.jdci.env={first.name}"})) == 1
+        # the run that reused it may not remove it on its way out; the one that created it may
+        owner = first if not first.reused else second
+        assert environments.down(first.name, client=docker_client, run_id="someone-else") == 0
+        assert environments.down(owner.name, client=docker_client, run_id=owner.run_id) == 2
+    finally:
+        environments.down(first.name, client=docker_client)
+
+
+def test_gc_only_touches_the_configured_repository(tiny_image, docker_client, no_leaks):
+    config, change, ref = tiny_image
+    ours = environments.up(config, repository=change.repository, pr_number=12, head_sha=change.head_sha,
+                           image_ref=ref, client=docker_client)
+    theirs = environments.up(config, repository=change.repository + "-other", pr_number=12,
+                             head_sha=change.head_sha, image_ref=ref, client=docker_client)
+    try:
+        removed = environments.gc(config, repository=change.repository, now=2e10, client=docker_client)
+        assert removed == [ours.name]
+        assert [e.name for e in environments.ls(docker_client) if e.name == theirs.name] == [theirs.name]
+    finally:
+        environments.down(ours.name, client=docker_client)
+        environments.down(theirs.name, client=docker_client)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jenkins_docker_ci import cli, demo
+from jenkins_docker_ci import cli, demo, images
 
 from .conftest import TINY_DOCKERFILE, make_tiny_app
 
@@ -30,6 +30,7 @@ class Scenario:
     workspace: Path
     config: Path
     head: str
+    slack: str
 
     def api(self, method: str, path: str, user: str = "jdci-bot", **kwargs):
         response = requests.request(method, f"{self.github}/repos/{self.repository}{path}",
@@ -102,12 +103,14 @@ def make_scenario(sandbox, tmp_path: Path, unique: str, *, title: str | None = N
                                     health_path=health_path, health_timeout=health_timeout, contains=contains))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, capture_output=True, text=True,
                           check=True).stdout.strip()
-    return Scenario(github, jira, repository, pr["number"], key, workspace, config, head)
+    slack = sandbox["slack"].service.public_url()
+    return Scenario(github, jira, repository, pr["number"], key, workspace, config, head, slack)
 
 
 def run_pr(scenario: Scenario, capsys, monkeypatch, *extra: str, github_token: str = "jdci-bot"):
     monkeypatch.setenv("GITHUB_TOKEN", github_token)
     monkeypatch.setenv("JIRA_TOKEN", "jdci-bot")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", scenario.slack)
     for var in ("CHANGE_ID", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_TITLE", "BUILD_URL", "WORKSPACE",
                 "JDCI_CONFIG"):
         monkeypatch.delenv(var, raising=False)
@@ -130,6 +133,8 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert code == 0, err
     assert result["tickets"] == [scenario.key]
     assert result["image"]["digest"].startswith("sha256:")
+    registry_repo = result["image"]["ref"].split("/", 1)[1].rsplit(":", 1)[0]
+    assert images.registry_digest("127.0.0.1:5000", registry_repo, scenario.head) == result["image"]["digest"]
     assert [c["status"] for c in result["checks"]] == ["passed"]
     assert result["gate"]["decision"] == "merge"
     assert result["merge"]["merged"] is True
@@ -140,11 +145,15 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert merge_sha in main_log(scenario)
     statuses = scenario.api("GET", f"/commits/{scenario.head}/status").json()
     assert statuses["state"] == "success"
-    assert {s["context"] for s in statuses["statuses"]} == {"jdci/home"}
+    assert {s["context"] for s in statuses["statuses"]} == {"jdci/build", "jdci/preprod", "jdci/home"}
     assert scenario.ticket()["status"] == "Done"
     comments = scenario.api("GET", f"/issues/{scenario.number}/comments").json()
     assert len([c for c in comments if "jdci:pr-report" in c["body"]]) == 1
     assert scenario.api("GET", f"/branches/{scenario.pr()['head']['ref']}").status_code == 404  # deleted
+    messages = requests.get(f"{scenario.slack.split('/services/')[0]}/_sandbox/messages", timeout=5).json()
+    assert [m["text"] for m in messages if scenario.repository + " " in m["text"]] == [
+        f":white_check_mark: {scenario.repository} PR #{scenario.number} ({scenario.key}): {scenario.head[:12]} "
+        f"merged into main as {merge_sha[:12]}: {pr['html_url']}"]
 
     # a rerun on the merged PR changes nothing and says so
     code, again, err = run_pr(scenario, capsys, monkeypatch)
@@ -236,3 +245,101 @@ def test_bad_github_token_is_config_error(sandbox, tmp_path, unique, capsys, mon
     code, result, err = run_pr(scenario, capsys, monkeypatch, github_token="bad-token-xyz")
     assert code == 2 and "GITHUB_TOKEN" in result["error"]["message"]
     assert "bad-token-xyz" not in err + json.dumps(result)
+
+
+@pytest.mark.parametrize("signum, code", [(15, 143), (2, 130)])
+def test_interrupted_run_cleans_up_and_exits_128_plus_signal(sandbox, tmp_path, unique, docker_client, no_leaks,
+                                                             signum, code):
+    import os
+    import sys
+    import time
+
+    scenario = make_scenario(sandbox, tmp_path, unique, health_path="/never-healthy", health_timeout=120)
+    env = {**os.environ, "GITHUB_TOKEN": "jdci-bot", "JIRA_TOKEN": "jdci-bot"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jenkins_docker_ci", "pr", "--json", "--config", str(scenario.config),
+         "--pr", str(scenario.number), "--workspace", str(scenario.workspace)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    label = {"label": f"io.jdci.repository={scenario.repository}"}
+    deadline = time.monotonic() + 120
+    while not docker_client.containers.list(filters=label) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    assert docker_client.containers.list(filters=label), "the environment never started"
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, err[-2000:]
+    assert json.loads(out)["error"]["kind"] == "interrupted"
+    assert not docker_client.containers.list(all=True, filters=label)
+    assert scenario.pr()["merged"] is False
+
+
+def jira_writes(scenario: Scenario) -> list[dict]:
+    log = requests.get(f"{scenario.jira}/_sandbox/requests", timeout=5).json()
+    return [r for r in log if r["method"] != "GET" and scenario.key in r["path"]]
+
+
+def test_workspace_not_at_the_pr_head_is_refused_before_any_write(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                                  no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    demo._git(scenario.workspace, "checkout", "-q", "HEAD~1")  # main's commit: not this PR's head
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 2 and result["error"]["kind"] == "usage"
+    assert f"not at the head {scenario.head[:12]}" in result["error"]["message"]
+    assert result["image"] is None and jira_writes(scenario) == []
+
+
+def test_engine_down_is_found_before_jira_is_written(sandbox, tmp_path, unique, capsys, monkeypatch):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    code, result, _ = run_pr(scenario, capsys, monkeypatch)
+    assert code == 4 and "Docker engine not reachable" in result["error"]["message"]
+    assert jira_writes(scenario) == []
+
+
+def test_jenkins_merge_checkout_builds_exactly_the_pr_head(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                           docker_client, no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    ws = scenario.workspace
+    # main moves on after the PR was opened; Jenkins' "merge" strategy checks out main + PR as a merge commit
+    demo._git(ws, "checkout", "-q", "-b", "tmp-main", "HEAD~1")
+    (ws / "www" / "extra.html").write_text("only on main")
+    demo._git(ws, "add", "-A")
+    demo._git(ws, "commit", "-q", "-m", "main moves on")
+    demo._git(ws, "push", "-q", "origin", "HEAD:refs/heads/main")
+    demo._git(ws, "merge", "-q", "--no-edit", scenario.head)
+    demo._git(ws, "checkout", "-q", "--detach")
+    code, result, err = run_pr(scenario, capsys, monkeypatch, "--no-merge")
+    try:
+        assert code == 0, err
+        image = docker_client.images.get(result["image"]["ref"])
+        assert image.labels["org.opencontainers.image.revision"] == scenario.head
+        files = docker_client.containers.run(result["image"]["ref"], ["ls", "/www"], remove=True).decode().split()
+        assert "extra.html" not in files and "index.html" in files
+        assert subprocess.run(["git", "-C", str(ws), "worktree", "list"], capture_output=True,
+                              text=True).stdout.count("\n") == 1  # the temporary worktree is gone
+    finally:
+        from jenkins_docker_ci import environments
+
+        environments.down(result["environment"]["name"], client=docker_client)
+
+
+def test_closed_pr_removes_its_preview(sandbox, tmp_path, unique, capsys, monkeypatch, docker_client, no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique, approve=False)
+    code, result, _ = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0 and result["environment"]["status"] == "up"
+    scenario.api("PATCH", f"/pulls/{scenario.number}", json={"state": "closed"})
+    code, again, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0, err
+    assert "closed without merging; removed its environment" in err
+    assert not docker_client.api.containers(all=True, filters={"label": f"io.jdci.env={result['environment']['name']}"})
+
+
+def test_require_ticket_warn_lets_a_pr_without_ticket_merge(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                           no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique, title="no key here", branch="feature/no-key")
+    scenario.config.write_text(scenario.config.read_text().replace('projects = ["SHOP"]',
+                                                                   'projects = ["SHOP"]\nrequire_ticket = "warn"'))
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0, err
+    assert result["tickets"] == [] and result["merge"]["merged"] is True

@@ -42,20 +42,27 @@ def test_service_error_maps_to_exit_4_with_partial_json(capsys, monkeypatch):
 def test_internal_error_exit_3_names_a_log_file_and_redacts(capsys, monkeypatch, tmp_path):
     from jenkins_docker_ci import log
 
-    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
     log.redact_values(["s3cr3t-token-value"])
 
     def bug(args):
         raise RuntimeError("bug near s3cr3t-token-value")
 
     monkeypatch.setattr(cli, "_cmd_pr", bug)
-    code, out, err = run_cli(capsys, "pr", "--json")
+    code, out, err = run_cli(capsys, "pr", "--json", "--workspace", str(tmp_path))
     assert code == 3
     message = json.loads(out)["error"]["message"]
-    files = list(tmp_path.glob("jdci-error-*.log"))
+    files = list((tmp_path / "jdci-reports").glob("jdci-error-*.log"))  # where the Jenkins step archives
     assert len(files) == 1 and str(files[0]) in message
     assert "s3cr3t-token-value" not in files[0].read_text() + out + err
     assert "RuntimeError" in files[0].read_text()
+
+
+def test_bad_config_json_has_the_pipeline_shape(capsys, tmp_path):
+    (tmp_path / "jdci.toml").write_text("[gate\n")
+    code, out, _ = run_cli(capsys, "pr", "--json", "--workspace", str(tmp_path))
+    payload = json.loads(out)
+    assert code == 2 and payload["error"]["kind"] == "config"
+    assert payload["merge"] == {"merged": False, "merge_sha": None} and payload["tickets"] == []
 
 
 def test_help_imports_no_heavy_library():

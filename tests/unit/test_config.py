@@ -61,3 +61,37 @@ def test_secrets_from_env_never_in_repr():
     assert secrets.github_token == "ghp_supersecret"
     assert "supersecret" not in repr(secrets)
     assert set(secrets.values()) == {"ghp_supersecret", "jt"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[scm]\napi_url = "not a url"\n', "scm.api_url = 'not a url' is not an http"),
+    ('[scm]\nrepository = "justname"\n', "scm.repository = 'justname' is not owner/name"),
+    ('[image]\nrepository = "JDCI/Bad Name"\n', "image.repository = 'JDCI/Bad Name'"),
+    ('[preprod]\nport = 99999\n', "preprod.port = 99999 is not a port"),
+    ('[preprod]\nhealth_path = "healthz"\n', "must start with '/'"),
+    ('[[checks.http]]\nname = "a b"\n', "checks.http name 'a b'"),
+    ('[[checks.http]]\nname = "a"\n[[checks.http]]\nname = "a"\n', "must be unique: a"),
+    ('[scm]\ntoken = "x"\n', "set GITHUB_TOKEN in the environment"),
+    ('[jira]\nurl = "jira.example.com"\n', "jira.url"),
+])
+def test_values_are_validated_at_load(tmp_path, text, message):
+    (tmp_path / "jdci.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        config.load(cwd=tmp_path)
+
+
+def test_config_folder_is_named_as_such(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder, not a file"):
+        config.load(tmp_path, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("jira, gate, required", [
+    ('require_ticket = "fail"', "", True),
+    ('require_ticket = "warn"', "", False),
+    ('require_ticket = "off"', "", False),
+    ('require_ticket = "warn"', "require_ticket = true", True),
+    ('require_ticket = "fail"', "require_ticket = false", False),
+])
+def test_gate_ticket_rule_follows_jira_unless_set(tmp_path, jira, gate, required):
+    (tmp_path / "jdci.toml").write_text(f"[jira]\n{jira}\n[gate]\n{gate}\n")
+    assert config.load(cwd=tmp_path).gate.require_ticket is required

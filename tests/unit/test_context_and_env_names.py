@@ -21,8 +21,10 @@ def test_flags_override_env_and_bad_number_is_usage_error():
 
 
 def test_env_name_is_stable_and_docker_safe():
-    assert env_name("Acme/Shop.Web", 7) == "jdci-acme-shop-web-pr-7"
-    assert env_name("acme/shop", None, "abcdef1234567890") == "jdci-acme-shop-sha-abcdef123456"
+    assert env_name("Acme/Shop.Web", 7).startswith("jdci-acme-shop-web-") and env_name("Acme/Shop.Web", 7).endswith("-pr-7")
+    assert env_name("acme/x-y", 1) != env_name("acme-x/y", 1)
+    assert env_name("a" * 80 + "/one", 1) != env_name("a" * 80 + "/two", 1)
+    assert env_name("acme/shop", None, "abcdef1234567890").endswith("-sha-abcdef123456")
 
 
 def test_stale_by_ttl():

@@ -117,7 +117,9 @@ def test_ready_pr_merges_the_evaluated_head_with_the_templates_and_cleans_up(no_
     assert result.action == "merged" and result.code == 0
     assert host.writes == [("WRITE merge", HEAD, "merge", "Merge #7 from feature/login", f"Add login at {HEAD}"),
                            ("WRITE delete_branch", "feature/login")]
-    assert no_docker == ["jdci-acme-shop-pr-7"]
+    from jenkins_docker_ci.environments import env_name
+
+    assert no_docker == [env_name("acme/shop", 7)]
     assert result.to_json()["merged"] is True and result.to_json()["merge_sha"] == "f" * 40
 
 
