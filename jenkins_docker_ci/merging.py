@@ -118,13 +118,6 @@ def short(sha: str | None) -> str:
 
 
 # -- gathering (reads only) ----------------------------------------------------------------------------------------
-def gather(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullRequest", *,
-           ticket_statuses: Sequence[tuple[str, str | None]] | None,
-           env: Mapping[str, str] | None = None) -> "Decision":
-    """Fetch what the gate needs about `pr` and evaluate it (no writes)."""
-    return _evaluate(config, secrets, scm, pr, ticket_statuses=ticket_statuses, env=env)[0]
-
-
 def up_to_date(config: "Config", scm: "ScmHost", pr: "PullRequest") -> tuple[bool | None, str]:
     """(behind, the target's head). GitHub says "behind" in mergeable_state only under branch protection, so ask
     its compare API; a plain git host computes mergeable_state itself ("behind" or "clean")."""

@@ -305,39 +305,32 @@ def _transition(config: "Config", secrets: "Secrets", run: Run, event: str) -> N
 
 def _gate_and_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run,
                     env: Mapping[str, str] | None) -> None:
+    """The same pass as `jdci merge --sha <tested>`: merge only the head this run tested, or update a branch
+    that is behind, or wait."""
     from . import merging
 
     assert change.pr_number is not None
-    pr = scm.pull_request(change.pr_number)  # fresh: reviews and heads move while we build
-    run.gate = merging.gather(config, secrets, scm, pr, ticket_statuses=_ticket_statuses(config, secrets, run),
-                              env=env)
-    for reason in run.gate.reasons:
-        log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
-    if run.gate.decision == "block":
-        what = "the gate blocks the merge: " + "; ".join(f"{r.rule}: {r.detail}" for r in run.gate.failed)
-        notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
-        raise GateBlocked(f"{what} ({change.label})")
-    if run.gate.decision == "wait":
-        log.say("gate", f"waiting ({'; '.join(r.rule for r in run.gate.pending)}); `jdci merge --sweep` will "
-                        f"merge it once the gate passes. The preview stays up at {run.environment.url if run.environment else '-'}")
+    attempt = merging.attempt(config, secrets, scm, change.pr_number, expected_sha=change.head_sha, env=env)
+    run.gate = attempt.decision
+    if run.gate is not None:
+        for reason in run.gate.reasons:
+            log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
+    if attempt.action in ("merged", "already-merged", "merged-elsewhere"):
+        run.merge = attempt.outcome
+        run.notes.extend(attempt.outcome.notes)
+        if run.environment:
+            run.environment = dataclasses.replace(run.environment, status="down")
         return
-    if run.gate.sha != change.head_sha:
-        raise GateBlocked(f"the PR head is now {run.gate.sha[:12]}, not the tested {change.head_sha[:12]}; "
-                          f"nothing merged - the new head needs its own build")
-    run.merge = merging.merge(config, scm, pr, change.head_sha)
-    merging.after_merge(config, secrets, scm, pr, run.tickets, run.merge)
-    if run.environment:
-        run.environment = dataclasses.replace(run.environment, status="down")
-
-
-def _ticket_statuses(config: "Config", secrets: "Secrets", run: Run) -> list[tuple[str, str | None]] | None:
-    if not config.gate.require_ticket:
-        return None
-    if not run.tickets:
-        return []
-    from . import tickets
-
-    return tickets.statuses(config, secrets, run.tickets)
+    if attempt.action in ("wait", "updated"):
+        preview = run.environment.url if run.environment else "-"
+        log.say("gate", f"{attempt.message}. `jdci merge --sweep` merges it once the gate passes; the preview "
+                        f"stays up at {preview}")
+        run.notes.append(attempt.message)
+        return
+    if attempt.action == "block":
+        notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, attempt.message))
+        raise GateBlocked(attempt.message)
+    raise attempt.error or GateBlocked(attempt.message)  # "refused": never retried into a merge
 
 
 def _env_down(run: Run) -> None:
