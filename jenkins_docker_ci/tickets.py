@@ -23,6 +23,10 @@ from .jira_adapter import Comment, JiraAdapter, JiraRefused, Ticket, Transition
 from .keys import FoundKey, commit_messages, extract, sources_for
 
 EVENTS = ("opened", "checks_failed", "merged", "closed")
+# How link() treats the PR's comment: "upsert" = create it or edit it to match `details` (`jdci link`);
+# "create" = create it when missing, never edit it (`jdci pr` links before the build with partial details,
+# then update() writes the full comment: editing it back and forth would notify watchers twice per build).
+COMMENT_MODES = ("upsert", "create")
 Log = Callable[[str], None]
 
 
@@ -250,7 +254,8 @@ class _Linker:
                 self.jira_config.on_missing_transition, self.log)
         return plans
 
-    def upsert_comment(self, ticket_key: str, repository: str, details: CommentDetails, notes: list[str]) -> None:
+    def upsert_comment(self, ticket_key: str, repository: str, details: CommentDetails, notes: list[str], *,
+                       edit: bool = True) -> None:
         if details.pr_number is None:
             notes.append(f"no pull request number: no comment on {ticket_key}")
             return
@@ -261,6 +266,8 @@ class _Linker:
             self.adapter.add_comment(ticket_key, body)
             self.writes += 1
             self.log(f"{ticket_key}: comment added")
+            return
+        if not edit:
             return
         if len(mine) > 1:
             notes.append(f"{ticket_key} has {len(mine)} comments marked {mark}; updating the first only")
@@ -315,9 +322,12 @@ class _Linker:
 
 
 def link(config: Config, secrets: Secrets, change: Change, details: CommentDetails, *, event: str | None = "opened",
-         log: Log = _stderr, repo_dir: str | None = None) -> LinkResult:
+         log: Log = _stderr, repo_dir: str | None = None, comment: str = "upsert") -> LinkResult:
     """Find, validate, comment, remote-link and transition (for `event`). Raises TicketError (exit 1) when the
-    policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable."""
+    policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable.
+    `comment` is one of COMMENT_MODES: "create" leaves an existing comment alone (update() keeps it current)."""
+    if comment not in COMMENT_MODES:
+        raise ValueError(f"comment={comment!r}; use one of {', '.join(COMMENT_MODES)}")
     result = LinkResult()
     repo_dir = change.workspace if repo_dir is None else repo_dir
     result.found = find_keys(config.jira, change, repo_dir=repo_dir or None, notes=result.notes)
@@ -331,7 +341,7 @@ def link(config: Config, secrets: Secrets, change: Change, details: CommentDetai
     try:
         resolved = event in ("merged", "closed")
         for ticket in tickets:
-            linker.upsert_comment(ticket.key, change.repository, details, result.notes)
+            linker.upsert_comment(ticket.key, change.repository, details, result.notes, edit=comment == "upsert")
             linker.upsert_link(ticket.key, change.repository, details, resolved=resolved)
         linker.apply(plans, result.notes)
         linker.fix_version(tickets, event)

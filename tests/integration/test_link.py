@@ -332,3 +332,38 @@ def test_cli_link_json_and_exit_codes(jira: Jira, tmp_path: Any, monkeypatch: py
     assert cli.main(["ticket", "transition", "closed", "--keys", key, "--json"]) == 0
     assert "no transition configured for 'closed'" in capsys.readouterr().out
     assert TOKEN not in out.out + out.err
+
+
+def pipeline_sequence(jira: Jira, c: Change, full: tickets.CommentDetails) -> None:
+    """What `jdci pr` does: link before the build (partial details, create-only comment), update after checks."""
+    config = make_config(jira.url)
+    result = tickets.link(config, SECRETS, c, details(c), event="opened", log=Logs(), repo_dir="", comment="create")
+    tickets.update(config, SECRETS, c, result.tickets, full, log=Logs())
+
+
+def test_pipeline_rerun_rewrites_nothing(jira: Jira) -> None:
+    key = jira.seed(17)
+    c = change(f"{key}: basket")
+    full = details(c, image_ref="127.0.0.1:5000/acme/shop:pr-7", image_digest="sha256:" + "b" * 64,
+                   preview_url="http://127.0.0.1:8100/", checks=(("smoke", "passed"),))
+    pipeline_sequence(jira, c, full)
+    first = [(w["method"], w["path"].rsplit("/", 2)[-2] if w["path"].endswith(tuple("0123456789")) else
+              w["path"].rsplit("/", 1)[-1]) for w in jira.writes()]
+    assert first == [("POST", "comment"), ("POST", "remotelink"), ("POST", "transitions"), ("PUT", "comment")]
+    before = len(jira.writes())
+    pipeline_sequence(jira, c, full)
+    assert jira.writes()[before:] == []  # no PUT, so watchers get no notification
+    comments = jira.state(key)["comments"]
+    assert len(comments) == 1 and "sha256:" + "b" * 64 in comments[0]["body"]
+
+
+def test_link_by_default_still_rewrites_the_comment(jira: Jira) -> None:
+    key = jira.seed(18)
+    c = change(f"{key}: basket")
+    run_link(jira, c, checks=(("smoke", "passed"),))
+    before = len(jira.writes())
+    assert run_link(jira, c).writes == 1  # `jdci link` keeps the comment as it says now
+    assert [w["method"] for w in jira.writes()[before:]] == ["PUT"]
+    assert "smoke" not in jira.state(key)["comments"][0]["body"]
+    with pytest.raises(ValueError, match="comment"):
+        tickets.link(make_config(jira.url), SECRETS, c, details(c), log=Logs(), repo_dir="", comment="never")
