@@ -181,6 +181,26 @@ def plan_transition(key: str, status: str, name: str, available: list[Transition
         f"{offered}; fix [jira.transitions] {event} or the workflow"))
 
 
+def no_key_found(change: Change) -> str:
+    """The problem when no source names a key at all."""
+    looked = [f"the title {change.title!r}" if change.title else "",
+              f"branch {change.source_branch!r}" if change.source_branch else "",
+              "commit messages" if change.target_branch else ""]
+    looked = [part for part in looked if part]
+    where = (", ".join(looked[:-1]) + " or " + looked[-1] if len(looked) > 1 else "".join(looked)) or "this change"
+    of = f" of {change.label}" if change.repository or change.pr_number else ""
+    return f"no JIRA ticket key found in {where}{of}; put a key such as ABC-123 in the PR title"
+
+
+def no_ticket_from_candidates(dropped: list[FoundKey], url: str) -> str:
+    """The problem when the only keys were lower-case guesses from the branch name and none is a ticket."""
+    written = ", ".join(k.written for k in dropped)
+    keys = ", ".join(k.key for k in dropped)
+    verb = "does not exist" if len(dropped) == 1 else "do not exist"
+    return (f"no JIRA ticket found: the {dropped[0].where} names {written}, but {keys} {verb} at {url}; "
+            f"put the key of an existing ticket (e.g. ABC-123) in the PR title or branch")
+
+
 def _decide(config: JiraConfig, problems: list[str], notes: list[str], setting: str, log: Log) -> None:
     """Raise for `problems` when the policy says fail, else keep them as notes."""
     if not problems:
@@ -217,14 +237,12 @@ class _Linker:
         setting = self.jira_config.require_ticket
         tickets: list[Ticket] = []
         problems: list[str] = []
+        dropped: list[FoundKey] = []  # lower-case branch candidates that are not tickets
         for key in found:
             ticket = self.adapter.ticket(key.key)
             if ticket is None:
                 if key.lowercase:
-                    note = (f"{key.key} (read from lower-case {key.where}) is not a JIRA ticket at {self.url}; "
-                            f"ignored")
-                    notes.append(note)
-                    self.log(note)
+                    dropped.append(key)
                     continue
                 problems.append(f"JIRA ticket {key.key} not found at {self.url} (from {key.where}); create it or "
                                 f"fix the key")
@@ -234,11 +252,16 @@ class _Linker:
                 problems.append(problem)
             else:
                 tickets.append(ticket)
-        if not tickets and not problems and setting != "off":
-            looked = [f"title {change.title!r}" if change.title else "", f"branch {change.source_branch!r}"
-                      if change.source_branch else "", "commit messages" if change.target_branch else ""]
-            problems.append(f"no JIRA ticket key found in {', '.join(p for p in looked if p) or 'this change'}; "
-                            f"put a key such as ABC-123 in the PR title")
+        if tickets or problems or setting == "off":
+            # something else decides the outcome: a dropped guess is only worth a note
+            for key in dropped:
+                note = f"{key.key} (read from lower-case {key.where}) is not a JIRA ticket at {self.url}; ignored"
+                notes.append(note)
+                self.log(note)
+        elif dropped:
+            problems.append(no_ticket_from_candidates(dropped, self.url))
+        else:
+            problems.append(no_key_found(change))
         _decide(self.jira_config, problems, notes, "fail" if setting == "fail" else "warn", self.log)
         return tickets
 

@@ -367,3 +367,34 @@ def test_link_by_default_still_rewrites_the_comment(jira: Jira) -> None:
     assert "smoke" not in jira.state(key)["comments"][0]["body"]
     with pytest.raises(ValueError, match="comment"):
         tickets.link(make_config(jira.url), SECRETS, c, details(c), log=Logs(), repo_dir="", comment="never")
+
+
+def test_only_lower_case_candidates_that_do_not_exist_fail_with_one_consistent_message(jira: Jira) -> None:
+    lower = f"{jira.project.lower()}-18"
+    branch = f"feature/{lower}-change"
+    logs = Logs()
+    with pytest.raises(TicketError) as caught:
+        run_link(jira, change("Change the basket", branch=branch), logs)
+    message = caught.value.message
+    assert message.startswith(f"no JIRA ticket found: the branch '{branch}' names {lower}, but {jira.project}-18 "
+                              f"does not exist at {jira.url};"), message
+    assert "no JIRA ticket key found" not in message
+    assert not any("ignored" in line for line in logs.lines), logs.lines  # nothing says "fine" before failing
+    assert jira.writes() == []
+    two = f"feature/{lower}-{jira.project.lower()}-19"
+    with pytest.raises(TicketError, match=f"names {lower}, {jira.project.lower()}-19, but {jira.project}-18, "
+                                          f"{jira.project}-19 do not exist"):
+        run_link(jira, change("Change the basket", branch=two))
+    warned = run_link(jira, change("Change the basket", branch=branch),
+                      config=make_config(jira.url, require_ticket="warn"))
+    assert warned.tickets == [] and any(n.startswith("no JIRA ticket found: the branch") for n in warned.notes)
+
+
+def test_link_itself_fails_when_nothing_valid_is_found(jira: Jira) -> None:
+    """So the pipeline needs no check of its own after link(): require_ticket="fail" never returns no tickets."""
+    for c in (change("Improve docs", branch="docs/readme"), change("x", branch=f"fix/{jira.project.lower()}-31")):
+        with pytest.raises(TicketError, match="no JIRA ticket"):
+            run_link(jira, c)
+    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs', branch "
+                                          "'docs/readme' or commit messages of acme/shop PR #7"):
+        run_link(jira, change("Improve docs", branch="docs/readme"))
