@@ -181,7 +181,7 @@ def plan_transition(key: str, status: str, name: str, available: list[Transition
         f"{offered}; fix [jira.transitions] {event} or the workflow"))
 
 
-def no_key_found(change: Change) -> str:
+def no_key_found(change: Change, fix: str = "put a key such as ABC-123 in the PR title") -> str:
     """The problem when no source names a key at all."""
     looked = [f"the title {change.title!r}" if change.title else "",
               f"branch {change.source_branch!r}" if change.source_branch else "",
@@ -189,7 +189,7 @@ def no_key_found(change: Change) -> str:
     looked = [part for part in looked if part]
     where = (", ".join(looked[:-1]) + " or " + looked[-1] if len(looked) > 1 else "".join(looked)) or "this change"
     of = f" of {change.label}" if change.repository or change.pr_number else ""
-    return f"no JIRA ticket key found in {where}{of}; put a key such as ABC-123 in the PR title"
+    return f"no JIRA ticket key found in {where}{of}; {fix}"
 
 
 def no_ticket_from_candidates(dropped: list[FoundKey], url: str) -> str:

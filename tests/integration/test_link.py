@@ -398,3 +398,47 @@ def test_link_itself_fails_when_nothing_valid_is_found(jira: Jira) -> None:
     with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs', branch "
                                           "'docs/readme' or commit messages of acme/shop PR #7"):
         run_link(jira, change("Improve docs", branch="docs/readme"))
+
+
+def test_cli_ticket_transition_reads_the_pr_from_github(jira: Jira, sandbox: dict, unique: str, tmp_path: Any,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    from .github_scenario import Scenario
+
+    in_title, in_branch = jira.seed(19), jira.seed(20)
+    gh = Scenario(sandbox["github"], tmp_path, f"tickets-{unique}")
+    branch = f"feature/{in_branch}-basket"
+    gh.push(branch, {"basket.txt": "total\n"}, message="basket total")
+    pr = gh.open_pr(branch, title=f"{in_title}: basket total")
+    work = tmp_path / "job"
+    work.mkdir()
+    (work / "jdci.toml").write_text(
+        f'[scm]\napi_url = "{gh.api}"\nrepository = "{gh.full_name}"\n'
+        f'[jira]\nurl = "{jira.url}"\n[jira.transitions]\nopened = "In Review"\n')
+    for name in ("CHANGE_ID", "CHANGE_TITLE", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_URL", "JDCI_CONFIG",
+                 "JIRA_USER", "WORKSPACE", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.chdir(work)
+
+    assert cli.main(["ticket", "transition", "opened", "--pr", str(pr["number"]), "--json"]) == 2
+    assert "GITHUB_TOKEN" in json.loads(capsys.readouterr().out)["error"]["message"]  # says how to read the PR
+
+    monkeypatch.setenv("GITHUB_TOKEN", "alice")
+    assert cli.main(["ticket", "transition", "opened", "--pr", str(pr["number"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
+    assert jira.state(in_title)["status"] == jira.state(in_branch)["status"] == "In Review"
+
+    other = jira.seed(21)
+    gh.push("feature/other", {"other.txt": "x\n"}, message="other")
+    second = gh.open_pr("feature/other", title=f"{other} other")
+    monkeypatch.setenv("CHANGE_ID", str(second["number"]))  # as in a Jenkins PR build
+    assert cli.main(["ticket", "transition", "opened", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tickets"] == [other]
+    assert jira.state(other)["status"] == "In Review"
+    monkeypatch.delenv("CHANGE_ID")
+    assert cli.main(["link", "--pr", str(pr["number"]), "--json"]) == 0  # `jdci link` reads the PR the same way
+    assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
+    assert pr["html_url"] in jira.state(in_branch)["comments"][0]["body"]
