@@ -9,6 +9,7 @@ tests start them in-process on free ports with `start()`.
 | jira    | 8482         | JDCI_SANDBOX_JIRA_PORT    | http://127.0.0.1:8482                    |
 | jenkins | 8483         | JDCI_SANDBOX_JENKINS_PORT | http://127.0.0.1:8483                    |
 | slack   | 8484         | JDCI_SANDBOX_SLACK_PORT   | http://127.0.0.1:8484/services/T0/B0/x   |
+A port variable set to 0 takes any free port (the URLs printed say which).
 State (bare git repositories) lives under JDCI_SANDBOX_DIR (default ~/.local/state/jdci/sandbox).
 
 On a shared machine another user's sandbox (or any program) may hold a default port: `up` then fails at once
