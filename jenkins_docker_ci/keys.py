@@ -59,6 +59,12 @@ class FoundKey:
         """"branch 'feature/abc-1'" - for messages."""
         return self.source.describe()
 
+    @property
+    def written(self) -> str:
+        """The key as its source writes it (`abc-1` for a lower-case candidate) - for messages."""
+        found = re.search(rf"(?<!{_ALNUM}){re.escape(self.key)}(?!{_ALNUM})", self.source.text, re.IGNORECASE)
+        return found.group(0) if found else self.key
+
 
 def find_in_text(text: str, *, lowercase: bool = False) -> list[tuple[str, bool]]:
     """Every key-shaped token in `text` as (KEY, was_lower_case), in order, duplicates kept.

@@ -23,6 +23,10 @@ from .jira_adapter import Comment, JiraAdapter, JiraRefused, Ticket, Transition
 from .keys import FoundKey, commit_messages, extract, sources_for
 
 EVENTS = ("opened", "checks_failed", "merged", "closed")
+# How link() treats the PR's comment: "upsert" = create it or edit it to match `details` (`jdci link`);
+# "create" = create it when missing, never edit it (`jdci pr` links before the build with partial details,
+# then update() writes the full comment: editing it back and forth would notify watchers twice per build).
+COMMENT_MODES = ("upsert", "create")
 Log = Callable[[str], None]
 
 
@@ -177,6 +181,26 @@ def plan_transition(key: str, status: str, name: str, available: list[Transition
         f"{offered}; fix [jira.transitions] {event} or the workflow"))
 
 
+def no_key_found(change: Change, fix: str = "put a key such as ABC-123 in the PR title") -> str:
+    """The problem when no source names a key at all."""
+    looked = [f"the title {change.title!r}" if change.title else "",
+              f"branch {change.source_branch!r}" if change.source_branch else "",
+              "commit messages" if change.target_branch else ""]
+    looked = [part for part in looked if part]
+    where = (", ".join(looked[:-1]) + " or " + looked[-1] if len(looked) > 1 else "".join(looked)) or "this change"
+    of = f" of {change.label}" if change.repository or change.pr_number else ""
+    return f"no JIRA ticket key found in {where}{of}; {fix}"
+
+
+def no_ticket_from_candidates(dropped: list[FoundKey], url: str) -> str:
+    """The problem when the only keys were lower-case guesses from the branch name and none is a ticket."""
+    written = ", ".join(k.written for k in dropped)
+    keys = ", ".join(k.key for k in dropped)
+    verb = "does not exist" if len(dropped) == 1 else "do not exist"
+    return (f"no JIRA ticket found: the {dropped[0].where} names {written}, but {keys} {verb} at {url}; "
+            f"put the key of an existing ticket (e.g. ABC-123) in the PR title or branch")
+
+
 def _decide(config: JiraConfig, problems: list[str], notes: list[str], setting: str, log: Log) -> None:
     """Raise for `problems` when the policy says fail, else keep them as notes."""
     if not problems:
@@ -213,14 +237,12 @@ class _Linker:
         setting = self.jira_config.require_ticket
         tickets: list[Ticket] = []
         problems: list[str] = []
+        dropped: list[FoundKey] = []  # lower-case branch candidates that are not tickets
         for key in found:
             ticket = self.adapter.ticket(key.key)
             if ticket is None:
                 if key.lowercase:
-                    note = (f"{key.key} (read from lower-case {key.where}) is not a JIRA ticket at {self.url}; "
-                            f"ignored")
-                    notes.append(note)
-                    self.log(note)
+                    dropped.append(key)
                     continue
                 problems.append(f"JIRA ticket {key.key} not found at {self.url} (from {key.where}); create it or "
                                 f"fix the key")
@@ -230,11 +252,16 @@ class _Linker:
                 problems.append(problem)
             else:
                 tickets.append(ticket)
-        if not tickets and not problems and setting != "off":
-            looked = [f"title {change.title!r}" if change.title else "", f"branch {change.source_branch!r}"
-                      if change.source_branch else "", "commit messages" if change.target_branch else ""]
-            problems.append(f"no JIRA ticket key found in {', '.join(p for p in looked if p) or 'this change'}; "
-                            f"put a key such as ABC-123 in the PR title")
+        if tickets or problems or setting == "off":
+            # something else decides the outcome: a dropped guess is only worth a note
+            for key in dropped:
+                note = f"{key.key} (read from lower-case {key.where}) is not a JIRA ticket at {self.url}; ignored"
+                notes.append(note)
+                self.log(note)
+        elif dropped:
+            problems.append(no_ticket_from_candidates(dropped, self.url))
+        else:
+            problems.append(no_key_found(change))
         _decide(self.jira_config, problems, notes, "fail" if setting == "fail" else "warn", self.log)
         return tickets
 
@@ -250,7 +277,8 @@ class _Linker:
                 self.jira_config.on_missing_transition, self.log)
         return plans
 
-    def upsert_comment(self, ticket_key: str, repository: str, details: CommentDetails, notes: list[str]) -> None:
+    def upsert_comment(self, ticket_key: str, repository: str, details: CommentDetails, notes: list[str], *,
+                       edit: bool = True) -> None:
         if details.pr_number is None:
             notes.append(f"no pull request number: no comment on {ticket_key}")
             return
@@ -261,6 +289,8 @@ class _Linker:
             self.adapter.add_comment(ticket_key, body)
             self.writes += 1
             self.log(f"{ticket_key}: comment added")
+            return
+        if not edit:
             return
         if len(mine) > 1:
             notes.append(f"{ticket_key} has {len(mine)} comments marked {mark}; updating the first only")
@@ -315,9 +345,12 @@ class _Linker:
 
 
 def link(config: Config, secrets: Secrets, change: Change, details: CommentDetails, *, event: str | None = "opened",
-         log: Log = _stderr, repo_dir: str | None = None) -> LinkResult:
+         log: Log = _stderr, repo_dir: str | None = None, comment: str = "upsert") -> LinkResult:
     """Find, validate, comment, remote-link and transition (for `event`). Raises TicketError (exit 1) when the
-    policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable."""
+    policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable.
+    `comment` is one of COMMENT_MODES: "create" leaves an existing comment alone (update() keeps it current)."""
+    if comment not in COMMENT_MODES:
+        raise ValueError(f"comment={comment!r}; use one of {', '.join(COMMENT_MODES)}")
     result = LinkResult()
     repo_dir = change.workspace if repo_dir is None else repo_dir
     result.found = find_keys(config.jira, change, repo_dir=repo_dir or None, notes=result.notes)
@@ -331,7 +364,7 @@ def link(config: Config, secrets: Secrets, change: Change, details: CommentDetai
     try:
         resolved = event in ("merged", "closed")
         for ticket in tickets:
-            linker.upsert_comment(ticket.key, change.repository, details, result.notes)
+            linker.upsert_comment(ticket.key, change.repository, details, result.notes, edit=comment == "upsert")
             linker.upsert_link(ticket.key, change.repository, details, resolved=resolved)
         linker.apply(plans, result.notes)
         linker.fix_version(tickets, event)

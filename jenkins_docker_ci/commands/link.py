@@ -4,8 +4,10 @@
       find the keys (title, branch, commits since the merge-base with the target), check the tickets, keep the
       PR's comment and remote link on each, transition for "opened". --dry-run only prints the keys found:
       no JIRA is contacted, nothing is written, no key is not an error.
-  jdci ticket transition EVENT [--keys K1,K2]
+  jdci ticket transition EVENT [--keys K1,K2] [--pr N]
       move the tickets (default: the change's keys) by the transition configured for EVENT.
+With --pr N (or CHANGE_ID) and a GitHub [scm] section (GITHUB_TOKEN set), both read the PR's title, branch and
+URL from GitHub for what the flags and CHANGE_* variables do not say (`--dry-run` contacts nothing).
 Logs go to stderr prefixed `[link]`; with --json stdout carries exactly one JSON object (cli.py prints it).
 """
 from __future__ import annotations
@@ -38,6 +40,25 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any]:
     config_path = getattr(args, "config", None)
     config = config_module.load(config_path, cwd="." if config_path else change.workspace)
     return config, change
+
+
+def _from_scm(config: Any, secrets: Any, change: Any) -> tuple[Any, str]:
+    """(change completed from the SCM host, "" ) when it can say more about PR N; else (change, a hint on
+    what would let jdci read the PR) - for the "no keys" message."""
+    if change.pr_number is None:
+        return change, ""
+    if config.scm.provider != "github":
+        return change, ""
+    if not config.scm.repository:
+        return change, f"; or set [scm] repository so jdci reads PR #{change.pr_number} from GitHub"
+    if not secrets.github_token:
+        return change, (f"; or export GITHUB_TOKEN so jdci reads PR #{change.pr_number} of "
+                        f"{config.scm.repository} from GitHub")
+    from .. import scm
+    from ..context import complete
+
+    host = scm.connect(config, secrets)
+    return complete(change, host.pull_request(change.pr_number), host.repository), ""
 
 
 def _secrets() -> Any:
@@ -77,11 +98,13 @@ def link_payload(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             _say(f"{key.key} from {key.where}" + (" (lower-case candidate)" if key.lowercase else ""))
         keys = [key.key for key in found]
         return {"tickets": keys}, "\n".join(keys) or "no ticket keys found"
+    secrets = _secrets()
+    change, _ = _from_scm(config, secrets, change)
     details = tickets.CommentDetails(pr_url=change.pr_url, pr_title=change.title, pr_number=change.pr_number,
                                      build_url=change.build_url)
     partial: dict[str, Any] = {"tickets": []}
     args._partial = lambda: partial  # what --json shows if linking fails half-way
-    result = tickets.link(config, _secrets(), change, details, event="opened", log=_say)
+    result = tickets.link(config, secrets, change, details, event="opened", log=_say)
     partial.update(result.to_json())
     return result.to_json(), "\n".join(result.tickets) or "no tickets linked"
 
@@ -95,16 +118,19 @@ def cmd_ticket_transition(args: argparse.Namespace) -> Any:
     from .. import tickets
 
     config, change = _context(args)
+    secrets = _secrets()
     optional: set[str] = set()
     if getattr(args, "keys", None):
         keys = [k.strip().upper() for k in args.keys.split(",") if k.strip()]
     else:
+        change, hint = _from_scm(config, secrets, change)
         found = tickets.find_keys(config.jira, change, repo_dir=change.workspace)
         keys = [k.key for k in found]
         optional = {k.key for k in found if k.lowercase}
-    if not keys:
-        raise UsageError("no ticket keys: pass --keys ABC-1,ABC-2 or a --title/--branch that names them")
-    notes = tickets.transition(config, _secrets(), keys, args.event, log=_say, optional=optional)
+        if not keys:
+            raise UsageError(tickets.no_key_found(
+                change, "pass --keys ABC-1,ABC-2 or a --title/--branch that names them" + hint))
+    notes = tickets.transition(config, secrets, keys, args.event, log=_say, optional=optional)
     for note in notes:
         _say(note)
     return _outcome(0, {"tickets": keys, "event": args.event, "notes": notes}, "\n".join(notes), args)

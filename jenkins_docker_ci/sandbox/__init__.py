@@ -9,7 +9,13 @@ tests start them in-process on free ports with `start()`.
 | jira    | 8482         | JDCI_SANDBOX_JIRA_PORT    | http://127.0.0.1:8482                    |
 | jenkins | 8483         | JDCI_SANDBOX_JENKINS_PORT | http://127.0.0.1:8483                    |
 | slack   | 8484         | JDCI_SANDBOX_SLACK_PORT   | http://127.0.0.1:8484/services/T0/B0/x   |
+A port variable set to 0 takes any free port (the URLs printed say which).
 State (bare git repositories) lives under JDCI_SANDBOX_DIR (default ~/.local/state/jdci/sandbox).
+
+On a shared machine another user's sandbox (or any program) may hold a default port: `up` then fails at once
+(exit 4) naming the service, the port and the variable to set, e.g. `JDCI_SANDBOX_JIRA_PORT=18482 jdci sandbox up`.
+`down` signals only a process that is this sandbox (its command line says so): a pid file left over from before
+a restart, whose pid now belongs to something else, is just removed.
 """
 from __future__ import annotations
 
@@ -37,12 +43,23 @@ SERVICES: dict[str, tuple[str, str, int]] = {
 
 def state_dir() -> Path:
     default = Path.home() / ".local" / "state" / "jdci" / "sandbox"
-    return Path(os.environ.get("JDCI_SANDBOX_DIR", str(default)))
+    return Path(os.environ.get("JDCI_SANDBOX_DIR", str(default))).absolute()
+
+
+def port_variable(name: str) -> str:
+    return f"JDCI_SANDBOX_{name.upper()}_PORT"
 
 
 def port_for(name: str) -> int:
-    value = os.environ.get(f"JDCI_SANDBOX_{name.upper()}_PORT")
-    return int(value) if value else SERVICES[name][2]
+    from ..errors import ConfigError
+
+    value = os.environ.get(port_variable(name), "").strip()
+    if not value:
+        return SERVICES[name][2]
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise ConfigError(f"{port_variable(name)}={value!r} is not a port number; set it to a free port such as "
+                          f"{SERVICES[name][2] + 10000} or unset it")
+    return int(value)
 
 
 def available() -> list[str]:
@@ -60,15 +77,52 @@ def make_service(name: str, directory: Path) -> "Service":
 
 def start(names: list[str] | None = None, *, directory: Path | None = None, ports: dict[str, int] | None = None
           ) -> dict[str, "SandboxServer"]:
-    """Start services in this process (threads). Port 0 = a free port. Returns name -> running server."""
+    """Start services in this process (threads). Port 0 = a free port. Returns name -> running server.
+    Raises ServiceError naming every port that is taken (and starts nothing) when one cannot be bound."""
+    from ..errors import ServiceError
     from .server import SandboxServer
 
     directory = directory or state_dir()
     servers: dict[str, SandboxServer] = {}
+    taken: list[str] = []
     for name in names or available():
-        port = (ports or {}).get(name, port_for(name))
-        servers[name] = SandboxServer(make_service(name, directory), port).start()
-    return servers
+        port = ports[name] if ports and name in ports else port_for(name)
+        try:
+            servers[name] = SandboxServer(make_service(name, directory), port)
+        except OSError as exc:
+            taken.append(_port_problem(name, port, exc))
+    if taken:
+        for server in servers.values():
+            server.server_close()
+        raise ServiceError("sandbox", "; ".join(taken))
+    return {name: server.start() for name, server in servers.items()}
+
+
+def _port_problem(name: str, port: int, exc: OSError) -> str:
+    import errno
+
+    why = f"sandbox service {name} cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})"
+    if exc.errno == errno.EADDRINUSE:
+        holder = ("another jdci sandbox (another user's, or one with another JDCI_SANDBOX_DIR)"
+                  if _is_sandbox_port(port) else "another program")
+        why += f": {holder} holds it"
+    return (f"{why}; set {port_variable(name)} to a free port (e.g. {port_variable(name)}={_suggest(port)} "
+            f"jdci sandbox up)")
+
+
+def _suggest(port: int) -> int:
+    return port + 10000 if port + 10000 <= 65535 else port - 10000 if port > 10000 else 18480
+
+
+def _is_sandbox_port(port: int) -> bool:
+    """Whether a jdci sandbox answers on `port` (its control API), so the message can say who holds it."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/requests", timeout=1) as answer:
+            return isinstance(json.loads(answer.read()), list)
+    except (OSError, ValueError):
+        return False
 
 
 def urls(servers: dict[str, "SandboxServer"]) -> dict[str, str]:
@@ -85,38 +139,62 @@ def _urls_file() -> Path:
     return state_dir() / "urls.json"
 
 
+def _error_file() -> Path:
+    return state_dir() / "start-error.txt"
+
+
+def _command() -> list[str]:
+    return [sys.executable, "-m", "jenkins_docker_ci.sandbox", "serve", str(state_dir())]
+
+
+def is_sandbox_process(pid: int) -> bool:
+    """Whether `pid` is a sandbox process serving this state directory. After a restart the pid in a stale
+    pid file may belong to any process: only one whose command line is ours may be signalled."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # gone, or not Linux
+        return False
+    args = [a.decode("utf-8", "replace") for a in argv if a]
+    return ("jenkins_docker_ci.sandbox" in args and "serve" in args
+            and (len(args) <= args.index("serve") + 1 or args[args.index("serve") + 1] == str(state_dir())))
+
+
 def _running_pid() -> int | None:
     try:
         pid = int(_pid_file().read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if is_sandbox_process(pid) else None
 
 
 def up(timeout: float = 20.0) -> dict[str, str]:
-    """Start the sandbox in the background unless it already runs; return its URLs."""
+    """Start the sandbox in the background unless it already runs; return its URLs.
+    Raises ServiceError (exit 4) at once when the background process exits, e.g. because a port is taken."""
     from ..errors import ServiceError
 
+    for name in available():
+        port_for(name)  # a bad JDCI_SANDBOX_*_PORT is a ConfigError here, not a crash in the background
     if _running_pid() and _urls_file().exists():
         found = json.loads(_urls_file().read_text())
         if _all_answer(found):
             return found
-        down()
+    down()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     _urls_file().unlink(missing_ok=True)
-    log = open(directory / "sandbox.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jenkins_docker_ci.sandbox", "serve"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
+    _error_file().unlink(missing_ok=True)
+    log_path = directory / "sandbox.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(_command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
     _pid_file().write_text(str(process.pid))
     deadline = time.monotonic() + timeout
     delay = 0.05
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
+        code = process.poll()
+        if code is not None:
+            _pid_file().unlink(missing_ok=True)
+            raise ServiceError("sandbox", _exit_reason(code, log_path))
         if _urls_file().exists():
             found = json.loads(_urls_file().read_text())
             if _all_answer(found):
@@ -124,8 +202,23 @@ def up(timeout: float = 20.0) -> dict[str, str]:
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
     down()
-    raise ServiceError("sandbox", f"the sandbox did not start within {timeout:.0f} s (is a port taken?); "
-                                  f"see {directory / 'sandbox.log'}")
+    raise ServiceError("sandbox", f"the sandbox (pid {process.pid}) did not answer within {timeout:.0f} s and "
+                                  f"was stopped; see its log {log_path}")
+
+
+def _exit_reason(code: int, log_path: Path) -> str:
+    try:
+        told = _error_file().read_text().strip()
+    except OSError:
+        told = ""
+    if told:
+        return told
+    try:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+    except OSError:
+        tail = []
+    last = f": {' | '.join(tail)}" if tail else ""
+    return f"the sandbox process exited with code {code} before it answered{last}; see its log {log_path}"
 
 
 def _all_answer(found: dict[str, str]) -> bool:
@@ -150,27 +243,40 @@ def status() -> dict[str, str]:
 
 
 def down() -> bool:
-    """Stop the background sandbox. True when one was running."""
+    """Stop the background sandbox. True when one was running. A pid file whose process is not this sandbox
+    (stale after a restart) is removed without signalling anybody."""
     pid = _running_pid()
     _urls_file().unlink(missing_ok=True)
     _pid_file().unlink(missing_ok=True)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
     deadline = time.monotonic() + 10
+    delay = 0.02
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not is_sandbox_process(pid):
             return True
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    if is_sandbox_process(pid):
+        os.kill(pid, signal.SIGKILL)
     return True
 
 
 def serve() -> None:
-    """Run every available service in the foreground until SIGTERM (the body of the background process)."""
-    servers = start()
+    """Run every available service in the foreground until SIGTERM (the body of the background process).
+    When a service cannot start, its reason goes to the error file (for `up`) and the log, and it exits 4."""
+    from ..errors import JdciError
+
+    try:
+        servers = start()
+    except JdciError as exc:
+        _error_file().write_text(exc.message + "\n")
+        print(f"[sandbox] {exc.message}", file=sys.stderr, flush=True)
+        raise SystemExit(exc.exit_code) from None
     _urls_file().write_text(json.dumps(urls(servers)))
 
     def stop(signum: int, frame: object) -> None:

@@ -332,3 +332,113 @@ def test_cli_link_json_and_exit_codes(jira: Jira, tmp_path: Any, monkeypatch: py
     assert cli.main(["ticket", "transition", "closed", "--keys", key, "--json"]) == 0
     assert "no transition configured for 'closed'" in capsys.readouterr().out
     assert TOKEN not in out.out + out.err
+
+
+def pipeline_sequence(jira: Jira, c: Change, full: tickets.CommentDetails) -> None:
+    """What `jdci pr` does: link before the build (partial details, create-only comment), update after checks."""
+    config = make_config(jira.url)
+    result = tickets.link(config, SECRETS, c, details(c), event="opened", log=Logs(), repo_dir="", comment="create")
+    tickets.update(config, SECRETS, c, result.tickets, full, log=Logs())
+
+
+def test_pipeline_rerun_rewrites_nothing(jira: Jira) -> None:
+    key = jira.seed(17)
+    c = change(f"{key}: basket")
+    full = details(c, image_ref="127.0.0.1:5000/acme/shop:pr-7", image_digest="sha256:" + "b" * 64,
+                   preview_url="http://127.0.0.1:8100/", checks=(("smoke", "passed"),))
+    pipeline_sequence(jira, c, full)
+    first = [(w["method"], w["path"].rsplit("/", 2)[-2] if w["path"].endswith(tuple("0123456789")) else
+              w["path"].rsplit("/", 1)[-1]) for w in jira.writes()]
+    assert first == [("POST", "comment"), ("POST", "remotelink"), ("POST", "transitions"), ("PUT", "comment")]
+    before = len(jira.writes())
+    pipeline_sequence(jira, c, full)
+    assert jira.writes()[before:] == []  # no PUT, so watchers get no notification
+    comments = jira.state(key)["comments"]
+    assert len(comments) == 1 and "sha256:" + "b" * 64 in comments[0]["body"]
+
+
+def test_link_by_default_still_rewrites_the_comment(jira: Jira) -> None:
+    key = jira.seed(18)
+    c = change(f"{key}: basket")
+    run_link(jira, c, checks=(("smoke", "passed"),))
+    before = len(jira.writes())
+    assert run_link(jira, c).writes == 1  # `jdci link` keeps the comment as it says now
+    assert [w["method"] for w in jira.writes()[before:]] == ["PUT"]
+    assert "smoke" not in jira.state(key)["comments"][0]["body"]
+    with pytest.raises(ValueError, match="comment"):
+        tickets.link(make_config(jira.url), SECRETS, c, details(c), log=Logs(), repo_dir="", comment="never")
+
+
+def test_only_lower_case_candidates_that_do_not_exist_fail_with_one_consistent_message(jira: Jira) -> None:
+    lower = f"{jira.project.lower()}-18"
+    branch = f"feature/{lower}-change"
+    logs = Logs()
+    with pytest.raises(TicketError) as caught:
+        run_link(jira, change("Change the basket", branch=branch), logs)
+    message = caught.value.message
+    assert message.startswith(f"no JIRA ticket found: the branch '{branch}' names {lower}, but {jira.project}-18 "
+                              f"does not exist at {jira.url};"), message
+    assert "no JIRA ticket key found" not in message
+    assert not any("ignored" in line for line in logs.lines), logs.lines  # nothing says "fine" before failing
+    assert jira.writes() == []
+    two = f"feature/{lower}-{jira.project.lower()}-19"
+    with pytest.raises(TicketError, match=f"names {lower}, {jira.project.lower()}-19, but {jira.project}-18, "
+                                          f"{jira.project}-19 do not exist"):
+        run_link(jira, change("Change the basket", branch=two))
+    warned = run_link(jira, change("Change the basket", branch=branch),
+                      config=make_config(jira.url, require_ticket="warn"))
+    assert warned.tickets == [] and any(n.startswith("no JIRA ticket found: the branch") for n in warned.notes)
+
+
+def test_link_itself_fails_when_nothing_valid_is_found(jira: Jira) -> None:
+    """So the pipeline needs no check of its own after link(): require_ticket="fail" never returns no tickets."""
+    for c in (change("Improve docs", branch="docs/readme"), change("x", branch=f"fix/{jira.project.lower()}-31")):
+        with pytest.raises(TicketError, match="no JIRA ticket"):
+            run_link(jira, c)
+    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs', branch "
+                                          "'docs/readme' or commit messages of acme/shop PR #7"):
+        run_link(jira, change("Improve docs", branch="docs/readme"))
+
+
+def test_cli_ticket_transition_reads_the_pr_from_github(jira: Jira, sandbox: dict, unique: str, tmp_path: Any,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    from .github_scenario import Scenario
+
+    in_title, in_branch = jira.seed(19), jira.seed(20)
+    gh = Scenario(sandbox["github"], tmp_path, f"tickets-{unique}")
+    branch = f"feature/{in_branch}-basket"
+    gh.push(branch, {"basket.txt": "total\n"}, message="basket total")
+    pr = gh.open_pr(branch, title=f"{in_title}: basket total")
+    work = tmp_path / "job"
+    work.mkdir()
+    (work / "jdci.toml").write_text(
+        f'[scm]\napi_url = "{gh.api}"\nrepository = "{gh.full_name}"\n'
+        f'[jira]\nurl = "{jira.url}"\n[jira.transitions]\nopened = "In Review"\n')
+    for name in ("CHANGE_ID", "CHANGE_TITLE", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_URL", "JDCI_CONFIG",
+                 "JIRA_USER", "WORKSPACE", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.chdir(work)
+
+    assert cli.main(["ticket", "transition", "opened", "--pr", str(pr["number"]), "--json"]) == 2
+    assert "GITHUB_TOKEN" in json.loads(capsys.readouterr().out)["error"]["message"]  # says how to read the PR
+
+    monkeypatch.setenv("GITHUB_TOKEN", "alice")
+    assert cli.main(["ticket", "transition", "opened", "--pr", str(pr["number"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
+    assert jira.state(in_title)["status"] == jira.state(in_branch)["status"] == "In Review"
+
+    other = jira.seed(21)
+    gh.push("feature/other", {"other.txt": "x\n"}, message="other")
+    second = gh.open_pr("feature/other", title=f"{other} other")
+    monkeypatch.setenv("CHANGE_ID", str(second["number"]))  # as in a Jenkins PR build
+    assert cli.main(["ticket", "transition", "opened", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tickets"] == [other]
+    assert jira.state(other)["status"] == "In Review"
+    monkeypatch.delenv("CHANGE_ID")
+    assert cli.main(["link", "--pr", str(pr["number"]), "--json"]) == 0  # `jdci link` reads the PR the same way
+    assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
+    assert pr["html_url"] in jira.state(in_branch)["comments"][0]["body"]

@@ -117,3 +117,25 @@ def test_find_in_text_keeps_duplicates_and_case_flags() -> None:
 def test_source_descriptions() -> None:
     assert Source("branch", "x/ABC-1", "x/ABC-1").describe() == "branch 'x/ABC-1'"
     assert Source("commit", "msg", "a" * 40).describe() == "commit " + "a" * 12
+
+
+def test_a_key_is_named_as_its_source_writes_it() -> None:
+    found = run(title="Shop-2 is not a title key", branch="feature/shop-18-change-Shop-2")
+    assert [(k.key, k.written, k.lowercase) for k in found] == [("SHOP-18", "shop-18", True),
+                                                                ("SHOP-2", "Shop-2", True)]
+    assert run(title="ABC-1 x")[0].written == "ABC-1"
+
+
+def test_no_key_messages_name_what_was_searched() -> None:
+    from jenkins_docker_ci.context import Change
+    from jenkins_docker_ci.tickets import no_key_found, no_ticket_from_candidates
+
+    assert no_key_found(Change(title="Docs")) == ("no JIRA ticket key found in the title 'Docs'; put a key such as "
+                                                  "ABC-123 in the PR title")
+    assert no_key_found(Change()).startswith("no JIRA ticket key found in this change;")
+    assert no_key_found(Change(repository="a/b", pr_number=3, title="T", source_branch="b", target_branch="main")
+                        ).startswith("no JIRA ticket key found in the title 'T', branch 'b' or commit messages of "
+                                     "a/b PR #3;")
+    dropped = run(branch="fix/shop-18")
+    assert no_ticket_from_candidates(dropped, "http://j").startswith(
+        "no JIRA ticket found: the branch 'fix/shop-18' names shop-18, but SHOP-18 does not exist at http://j;")
