@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from . import log, notify
-from .errors import CheckFailed, GateBlocked, JdciError, TicketError, UsageError
+from .errors import CheckFailed, GateBlocked, JdciError, UsageError
 
 if TYPE_CHECKING:
     from .checks import CheckResult
@@ -127,11 +127,12 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
     with source_tree(change.workspace, sha) as source:
         client = _preflight(config, secrets, dataclasses.replace(change, workspace=source))
         _link(config, secrets, change, run)
-        _step(scm, change, "build", lambda: _build(config, secrets, change, source, run, client))
+        statuses = _Statuses(scm, change)
+        statuses.step("build", lambda: _build(config, secrets, change, source, run, client))
         try:
-            _step(scm, change, "preprod", lambda: _preprod(config, change, run))
+            statuses.step("preprod", lambda: _preprod(config, change, run))
             _check(config, change, run)
-            _publish(config, secrets, scm, change, run)
+            _publish(config, secrets, scm, statuses, change, run)
             failed = [c for c in run.checks if c.status in ("failed", "error")]
             if failed:
                 _transition(config, secrets, run, "checks_failed")
@@ -164,24 +165,43 @@ def _preflight(config: "Config", secrets: "Secrets", change: "Change") -> Any:
     return client
 
 
-def _step(scm: "ScmHost", change: "Change", name: str, work: Callable[[], None]) -> None:
-    """Run a step and publish its outcome as commit status jdci/<name>, so a PR whose build or environment
-    failed shows it (and a later success on the same commit replaces it)."""
-    from .checks import CONTEXT_PREFIX
+class _Statuses:
+    """The tested SHA's commit statuses, posted only when they differ from what the host shows already: a
+    rerun with nothing new writes nothing (GitHub keeps every status posted, up to 1000 per context)."""
 
-    try:
-        work()
-    except JdciError as exc:
-        _status(scm, change, CONTEXT_PREFIX + name, "failure", str(exc))
-        raise
-    _status(scm, change, CONTEXT_PREFIX + name, "success", f"{name} ok")
+    def __init__(self, scm: "ScmHost", change: "Change") -> None:
+        self.scm = scm
+        self.sha = change.head_sha
+        self.build_url = change.build_url
+        self._shown: dict[str, tuple[str, str, str]] | None = None
 
+    def post(self, context: str, state: str, description: str, url: str = "") -> None:
+        description, url = _short(description, 140), url or self.build_url
+        if self._shown is None:
+            self._shown = {c.name: (c.state, c.description, c.url) for c in self.scm.checks(self.sha)
+                           if c.kind == "status"}
+        if self._shown.get(context) == (state, description, url):
+            return
+        self.scm.set_status(self.sha, context, state, description, url)
+        self._shown[context] = (state, description, url)
 
-def _status(scm: "ScmHost", change: "Change", context: str, state: str, description: str) -> None:
-    try:
-        scm.set_status(change.head_sha, context, state, _short(description, 140), change.build_url)
-    except JdciError as exc:  # the step's own outcome matters more than its report
-        log.warn("publish", f"could not set {context} on {change.head_sha[:12]}: {exc}")
+    def step(self, name: str, work: Callable[[], None]) -> None:
+        """Run a step and publish its outcome as jdci/<name>, so a PR whose build or environment failed shows
+        it (and a later success on the same commit replaces it)."""
+        from .checks import CONTEXT_PREFIX
+
+        try:
+            work()
+        except JdciError as exc:
+            self._post_quietly(CONTEXT_PREFIX + name, "failure", str(exc))
+            raise
+        self._post_quietly(CONTEXT_PREFIX + name, "success", f"{name} ok")
+
+    def _post_quietly(self, context: str, state: str, description: str) -> None:
+        try:
+            self.post(context, state, description)
+        except JdciError as exc:  # the step's own outcome matters more than its report
+            log.warn("publish", f"could not set {context} on {self.sha[:12]}: {exc}")
 
 
 def _closed(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run) -> None:
@@ -231,12 +251,11 @@ def _link(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> N
 
     if not config.jira.url:
         raise UsageError(f"{config.source}: [jira] url is empty; set it, or set [jira] require_ticket = \"off\"")
-    result = tickets.link(config, secrets, change, _details(change, run), event="opened")
+    # "create": the comment is made here if missing; _publish() keeps it current once there is more to say,
+    # so a rerun with nothing new writes nothing. link() raises when require_ticket = "fail" finds no ticket.
+    result = tickets.link(config, secrets, change, _details(change, run), event="opened", comment="create")
     run.tickets = list(result.tickets)
     run.notes.extend(result.notes)
-    if not run.tickets and config.jira.require_ticket == "fail":
-        raise TicketError(f"no JIRA ticket key in the title {change.title!r} or branch {change.source_branch!r} "
-                          f"of {change.label}; name the ticket (e.g. SHOP-7) in either")
 
 
 def _build(config: "Config", secrets: "Secrets", change: "Change", source: str, run: Run, client: Any) -> None:
@@ -273,15 +292,15 @@ def _check(config: "Config", change: "Change", run: Run) -> None:
         log.say("check", "no checks configured ([[checks.http]] in jdci.toml)")
 
 
-def _publish(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run) -> None:
+def _publish(config: "Config", secrets: "Secrets", scm: "ScmHost", statuses: _Statuses, change: "Change",
+             run: Run) -> None:
     """Commit statuses on the tested SHA, the PR comment, JUnit XML, the JIRA comment."""
     from .checks import commit_state, report
     from .scm.comments import upsert_comment
 
     assert change.pr_number is not None
     for result in run.checks:
-        scm.set_status(change.head_sha, result.context, commit_state(result.status),
-                       result.detail[:140], result.url or change.build_url)
+        statuses.post(result.context, commit_state(result.status), result.detail, result.url)
     directory = Path(change.workspace) / config.report.directory
     run.reports["junit"] = str(report.write_junit(run.checks, directory))
     body = report.pr_comment(

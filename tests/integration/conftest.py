@@ -16,17 +16,18 @@ def docker_client():
 
 
 @pytest.fixture
-def no_leaks(docker_client) -> Iterator[None]:
-    """Fails the test if it leaves a container, network or volume of a jdci environment behind.
+def no_leaks(docker_client, unique) -> Iterator[None]:
+    """Fails the test if it leaves a container, network or volume of one of its jdci environments behind.
 
-    Selected by io.jdci.env, which only jdci sets when it creates them: io.jdci.managed alone also marks
-    containers that merely run a jdci-built image (labels are inherited from the image), such as the builder's
-    intermediate containers."""
+    Selected by io.jdci.env, which only jdci sets when it creates them (io.jdci.managed alone also marks
+    containers that merely run a jdci-built image: labels are inherited from the image), and by the test's
+    `unique` suffix, which every repository a test creates carries: other runs on the same engine don't count."""
     def created() -> set[str]:
         flt = {"label": "io.jdci.env"}
-        return ({c["Names"][0] for c in docker_client.api.containers(all=True, filters=flt)}
-                | {n["Name"] for n in docker_client.api.networks(filters=flt)}
-                | {v["Name"] for v in (docker_client.api.volumes(filters=flt) or {}).get("Volumes") or []})
+        names = ({c["Names"][0] for c in docker_client.api.containers(all=True, filters=flt)}
+                 | {n["Name"] for n in docker_client.api.networks(filters=flt)}
+                 | {v["Name"] for v in (docker_client.api.volumes(filters=flt) or {}).get("Volumes") or []})
+        return {name for name in names if unique in name}
 
     before = created()
     yield

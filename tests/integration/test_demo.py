@@ -35,7 +35,7 @@ def jdci(env, *args):
                           text=True, timeout=600)
 
 
-def test_demo_merges_a_fresh_pr_every_time(demo_env, no_leaks):
+def test_demo_merges_a_fresh_pr_every_time(demo_env, docker_client):
     first = jdci(demo_env, "demo", "--json")
     assert first.returncode == 0, first.stderr[-3000:]
     result = json.loads(first.stdout)  # stdout is exactly one JSON object
@@ -56,6 +56,10 @@ def test_demo_merges_a_fresh_pr_every_time(demo_env, no_leaks):
     assert again["merge"]["merged"] is True
     assert again["demo"]["repository"] != result["demo"]["repository"]
     assert again["demo"]["ticket"] != result["demo"]["ticket"]
+
+    for repository in (result["demo"]["repository"], again["demo"]["repository"]):
+        left = docker_client.api.containers(all=True, filters={"label": f"io.jdci.repository={repository}"})
+        assert left == [], f"left behind: {[c['Names'] for c in left]}"
 
     status = jdci(demo_env, "sandbox", "status", "--json")
     assert json.loads(status.stdout)["github"] == github

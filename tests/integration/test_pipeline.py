@@ -343,3 +343,24 @@ def test_require_ticket_warn_lets_a_pr_without_ticket_merge(sandbox, tmp_path, u
     code, result, err = run_pr(scenario, capsys, monkeypatch)
     assert code == 0, err
     assert result["tickets"] == [] and result["merge"]["merged"] is True
+
+
+def test_rerun_with_nothing_new_writes_nothing_to_jira_or_the_pr(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                                 docker_client):
+    scenario = make_scenario(sandbox, tmp_path, unique, approve=False)
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    try:
+        assert code == 0, err
+        requests.delete(f"{scenario.jira}/_sandbox/requests", timeout=5)
+        github_root = scenario.github.split("/api/")[0]
+        requests.delete(f"{github_root}/_sandbox/requests", timeout=5)
+        code, again, err = run_pr(scenario, capsys, monkeypatch)
+        assert code == 0, err
+        assert jira_writes(scenario) == []
+        github_log = requests.get(f"{github_root}/_sandbox/requests", timeout=5).json()
+        writes = [r for r in github_log if r["method"] not in ("GET", "HEAD") and scenario.repository in r["path"]]
+        assert writes == []
+    finally:
+        from jenkins_docker_ci import environments
+
+        environments.down(result["environment"]["name"], client=docker_client)
