@@ -1,8 +1,8 @@
 """One place for talking HTTP to external services: retries with backoff, Retry-After, a total deadline.
 
 Retried: connection errors, timeouts, 429, 502, 503, 504 (and 403 with a GitHub secondary-rate-limit
-Retry-After). Never retried: anything else - a 4xx is an answer, not a failure. The adapters (scm/github.py,
-tickets.py, jenkins.py) turn the final status codes into meaning.
+Retry-After), and 500 for reads (GET, HEAD) only. Never retried: anything else - a 4xx is an answer, not a
+failure. The adapters (scm/github.py, tickets.py, jenkins.py) turn the final status codes into meaning.
 """
 from __future__ import annotations
 
@@ -136,9 +136,12 @@ class HttpClient:
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
 
+        # A 500 is often a hiccup too, but only a read is safe to repeat: a write may have happened.
+        retry = RETRY_STATUSES | {500} if method in ("GET", "HEAD") else RETRY_STATUSES
+
         def once() -> "requests.Response":
             response = self.session.request(method, url, **kwargs)
-            if response.status_code in RETRY_STATUSES or _secondary_rate_limit(response):
+            if response.status_code in retry or _secondary_rate_limit(response):
                 raise TransientStatus(response)
             return response
 

@@ -132,8 +132,9 @@ class GitHub:
             raise ConfigError(f"GITHUB_TOKEN may not {what} in {self.repository} at {self.api_url} "
                               f"({_message(response)}); give the token write access to the repository")
         if status >= 500:
-            raise ServiceError("GitHub", f"GitHub at {self.api_url} failed to {what}: HTTP {status} "
-                                         f"{_message(response)}")
+            detail = _message(response)
+            raise ServiceError("GitHub", f"GitHub at {self.api_url} failed to {what}: HTTP {status}"
+                                         + (f" ({detail})" if detail else ""))
         return response
 
     def _repo_missing(self, what: str) -> ConfigError:

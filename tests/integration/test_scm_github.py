@@ -84,9 +84,13 @@ def test_a_service_that_keeps_failing_is_a_service_error(gh: Scenario) -> None:
         assert caught.value.exit_code == EXIT_SERVICE
     finally:
         requests.delete(f"{gh.base}/_sandbox/faults", timeout=10)
+    # one 500 on a read is a hiccup: retried; a 500 on a write is not (the write may have happened)
     fault(gh, method="GET", path=f"/repos/{gh.full_name}/pulls/1$", status=500, count=1)
-    with pytest.raises(ServiceError, match="HTTP 500"):
-        host(gh).pull_request(1)
+    assert host(gh).pull_request(1).number == 1
+    fault(gh, method="POST", path=f"/repos/{gh.full_name}/issues/1/comments$", status=500, count=1)
+    with pytest.raises(ServiceError, match=r"HTTP 500 \(fault injected by the sandbox\)"):
+        host(gh).create_comment(1, "hello")
+    requests.delete(f"{gh.base}/_sandbox/faults", timeout=10)
 
 
 def test_rate_limit_waits_for_the_reset_when_it_is_near(gh: Scenario) -> None:
