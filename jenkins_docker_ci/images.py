@@ -174,9 +174,10 @@ def check_registry(registry: str, secrets: "Secrets") -> None:
     auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
     try:
         response = HttpClient("registry", registry_url(registry), auth=auth, deadline=10).get("/v2/")
-    except ServiceError as exc:
-        raise ServiceError("registry", f"registry {registry} not reachable ({exc}); start it (`make services`) "
-                                       f"or fix [image] registry") from None
+    except ServiceError:
+        raise ServiceError("registry", f"registry {registry} not reachable at {registry_url(registry)}/v2/ "
+                                       f"(retried for 10 s); start it (`make services`) or fix [image] registry"
+                           ) from None
     if response.status_code >= 500:
         raise ServiceError("registry", f"registry {registry} answered HTTP {response.status_code}")
 
@@ -264,8 +265,9 @@ def push(client: "docker.DockerClient", image: ImagePlan, secrets: "Secrets") ->
 def _registry_digest_or_down(image: ImagePlan, tag: str, secrets: "Secrets") -> str | None:
     try:
         return registry_digest(image.registry, image.repository, tag, secrets)
-    except ServiceError as exc:
-        raise ServiceError("registry", f"registry {image.registry} not reachable: {exc}; start it "
+    except ServiceError:
+        raise ServiceError("registry", f"registry {image.registry} not reachable at "
+                                       f"{registry_url(image.registry)} (retried for 15 s); start it "
                                        f"(`make services`) or fix [image] registry") from None
 
 

@@ -325,7 +325,7 @@ class _Linker:
                         self.jira_config.on_missing_transition, self.log)
                 continue
             self.writes += 1
-            self.log(f"{plan.key}: '{plan.name}' -> {plan.transition.to}")
+            self.log(f"{plan.key}: transition '{plan.name}' done, now {plan.transition.to}")
 
     def fix_version(self, tickets: list[Ticket], event: str | None) -> None:
         version = self.jira_config.fix_version
