@@ -176,8 +176,9 @@ def up(timeout: float = 20.0) -> dict[str, str]:
         port_for(name)  # a bad JDCI_SANDBOX_*_PORT is a ConfigError here, not a crash in the background
     if _running_pid() and _urls_file().exists():
         found = json.loads(_urls_file().read_text())
-        if _all_answer(found):
+        if _fingerprint_file().exists() and _fingerprint_file().read_text() == fingerprint() and _all_answer(found):
             return found
+        # another version of jdci, or other ports asked for: what answers would not be what this jdci expects
     down()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -219,6 +220,23 @@ def _exit_reason(code: int, log_path: Path) -> str:
         tail = []
     last = f": {' | '.join(tail)}" if tail else ""
     return f"the sandbox process exited with code {code} before it answered{last}; see its log {log_path}"
+
+
+def _fingerprint_file() -> Path:
+    return state_dir() / "fingerprint.txt"
+
+
+def fingerprint() -> str:
+    """This version of the sandbox code plus the ports asked for: a running sandbox with another fingerprint
+    is restarted by `up` rather than reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    for name in available():
+        digest.update(f"{name}={os.environ.get(port_variable(name), '')}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _all_answer(found: dict[str, str]) -> bool:
@@ -277,6 +295,7 @@ def serve() -> None:
         _error_file().write_text(exc.message + "\n")
         print(f"[sandbox] {exc.message}", file=sys.stderr, flush=True)
         raise SystemExit(exc.exit_code) from None
+    _fingerprint_file().write_text(fingerprint())
     _urls_file().write_text(json.dumps(urls(servers)))
 
     def stop(signum: int, frame: object) -> None:

@@ -123,3 +123,17 @@ def test_down_leaves_the_sandbox_of_another_state_directory_alone(env: dict[str,
     stale_state(other, pid)
     assert json.loads(jdci(other, "sandbox", "down", "--json").stdout) == {"stopped": False}
     assert json.loads(jdci(env, "sandbox", "status", "--json").stdout)["jira"].endswith(env["JDCI_SANDBOX_JIRA_PORT"])
+
+
+def test_up_restarts_a_sandbox_of_another_version_and_reuses_its_own(env: dict[str, str]) -> None:
+    first = jdci(env, "sandbox", "up", "--json")
+    assert first.returncode == 0, first.stderr
+    state = Path(env["JDCI_SANDBOX_DIR"])
+    pid = (state / "sandbox.pid").read_text()
+    again = jdci(env, "sandbox", "up", "--json")
+    assert again.returncode == 0 and (state / "sandbox.pid").read_text() == pid  # same version: reused
+    (state / "fingerprint.txt").write_text("an older jdci")
+    newer = jdci(env, "sandbox", "up", "--json")
+    assert newer.returncode == 0, newer.stderr
+    assert (state / "sandbox.pid").read_text() != pid
+    assert json.loads(newer.stdout) == json.loads(first.stdout)
