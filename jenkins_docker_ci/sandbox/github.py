@@ -35,13 +35,13 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from . import github_json as js
+from .github_records import (CheckRunRecord, CommentRecord, Label, PullRecord, ReactionRecord, Repo,
+                             ReviewRecord, StatusRecord, now_iso)
 from .gitstore import GITHUB, GitStore, Person
 from .server import HttpError, Request, Response, Service
 
@@ -59,131 +59,6 @@ CHECK_CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "succ
                      "timed_out")
 REVIEW_EVENTS = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
 RATE_LIMIT = 5000
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Label:
-    id: int
-    name: str
-    color: str = "ededed"
-    description: str | None = None
-
-
-@dataclass
-class ReviewRecord:
-    id: int
-    user: str
-    state: str
-    body: str
-    commit_id: str
-    submitted_at: str | None
-
-
-@dataclass
-class CommentRecord:
-    id: int
-    number: int
-    user: str
-    body: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class ReactionRecord:
-    id: int
-    user: str
-    content: str
-    created_at: str
-
-
-@dataclass
-class StatusRecord:
-    id: int
-    sha: str
-    state: str
-    context: str
-    description: str | None
-    target_url: str | None
-    creator: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class CheckRunRecord:
-    id: int
-    head_sha: str
-    name: str
-    status: str
-    conclusion: str | None
-    details_url: str | None
-    external_id: str
-    started_at: str
-    completed_at: str | None
-    output: dict[str, Any]
-    creator: str
-
-
-@dataclass
-class PullRecord:
-    number: int
-    id: int
-    title: str
-    body: str | None
-    author: str
-    head_owner: str
-    head_repo: "Repo | None"
-    head_ref: str
-    base_ref: str
-    draft: bool
-    created_at: str
-    updated_at: str
-    head_sha: str  # last seen; frozen once closed
-    base_sha: str
-    state: str = "open"
-    closed_at: str | None = None
-    merged: bool = False
-    merged_at: str | None = None
-    merge_commit_sha: str | None = None
-    merged_by: str | None = None
-    labels: list[str] = field(default_factory=list)
-    reviews: list[ReviewRecord] = field(default_factory=list)
-    reactions: list[ReactionRecord] = field(default_factory=list)
-    comment_ids: list[int] = field(default_factory=list)
-    null_reads: int = 0
-
-
-@dataclass
-class Repo:
-    owner: str
-    name: str
-    id: int
-    path: Path
-    org: bool
-    creator: str
-    private: bool
-    description: str | None
-    default_branch: str
-    created_at: str
-    updated_at: str
-    pushed_at: str | None
-    parent: "Repo | None" = None
-    forks: list["Repo"] = field(default_factory=list)
-    pulls: dict[int, PullRecord] = field(default_factory=dict)
-    next_number: int = 1
-    labels: dict[str, Label] = field(default_factory=dict)
-    statuses: list[StatusRecord] = field(default_factory=list)
-    check_runs: list[CheckRunRecord] = field(default_factory=list)
-    up_to_date_branches: set[str] = field(default_factory=set)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
 
 
 class GitHubService(Service):

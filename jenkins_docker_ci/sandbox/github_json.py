@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .github import Label, PullRecord, Repo
+    from .github_records import Label, PullRecord, Repo
 
 DOCS = "https://docs.github.com/rest"
 
