@@ -47,11 +47,8 @@ class CheckRoutes(GitHubCore):
                     created_at: str | None = None) -> StatusRecord:
         state = data.get("state")
         if state not in STATUS_STATES:
-            raise self.invalid("Validation Failed", [{"resource": "Status", "code": "custom", "field": "state",
-                                                      "message": "state is not included in the list"}])
-        sha = self.store.resolve(repo.path, sha_or_ref)
-        if sha is None:
-            raise self.invalid(f"No commit found for SHA: {sha_or_ref}")
+            raise self.failed("Status", "custom", "state", "state is not included in the list")
+        sha = self._commit(repo, sha_or_ref)
         stamp = created_at or now_iso()
         status = StatusRecord(id=self.new_id(), sha=sha, state=state, context=str(data.get("context") or "default"),
                               description=data.get("description"), target_url=data.get("target_url"),
@@ -62,8 +59,7 @@ class CheckRoutes(GitHubCore):
     def create_status(self, request: Request) -> Response:
         repo = self.repo(request)
         status = self._add_status(repo, request.params["sha"], self.body(request), request.user or "")
-        body = self.status_json(repo, status)
-        return Response(201, body, {"Location": body["url"]})
+        return self.created(self.status_json(repo, status))
 
     def _commit(self, repo: Repo, ref: str) -> str:
         sha = self.store.resolve(repo.path, ref)
@@ -159,13 +155,11 @@ class CheckRoutes(GitHubCore):
         status = data.get("status")
         conclusion = data.get("conclusion")
         if status is not None and status not in CHECK_STATUSES:
-            raise self.invalid("Validation Failed", [{"resource": "CheckRun", "field": "status", "code": "invalid"}])
+            raise self.failed("CheckRun", "invalid", "status")
         if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
-            raise self.invalid("Validation Failed", [{"resource": "CheckRun", "field": "conclusion",
-                                                      "code": "invalid"}])
+            raise self.failed("CheckRun", "invalid", "conclusion")
         if status == "completed" and conclusion is None and run.conclusion is None:
-            raise self.invalid("Validation Failed", [{"resource": "CheckRun", "field": "conclusion",
-                                                      "code": "missing_field"}])
+            raise self.failed("CheckRun", "missing_field", "conclusion")
         for name in ("name", "details_url", "external_id"):
             if name in data:
                 setattr(run, name, data[name] if name != "external_id" else str(data[name] or ""))
@@ -183,8 +177,7 @@ class CheckRoutes(GitHubCore):
     def _add_check_run(self, repo: Repo, data: dict[str, Any], creator: str,
                        created_at: str | None = None) -> CheckRunRecord:
         if not data.get("name") or not data.get("head_sha"):
-            raise self.invalid("Validation Failed", [{"resource": "CheckRun", "code": "missing_field",
-                                                      "field": "name" if not data.get("name") else "head_sha"}])
+            raise self.failed("CheckRun", "missing_field", "name" if not data.get("name") else "head_sha")
         sha = self._commit(repo, str(data["head_sha"]))
         stamp = created_at or now_iso()
         run = CheckRunRecord(id=self.new_id(), head_sha=sha, name=str(data["name"]), status="queued",

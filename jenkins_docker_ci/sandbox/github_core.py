@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from . import github_json as js
 from .github_records import CommentRecord, PullRecord, Repo, now_iso
 from .gitstore import GitStore
-from .server import HttpError, Request, Service
+from .server import HttpError, Request, Response, Service
 
 API = r"/api/v3"
 REPO = API + r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
@@ -107,8 +107,24 @@ class GitHubCore(Service):
     def invalid(message: str, errors: list[Any] | None = None) -> HttpError:
         return HttpError(422, js.error(message, errors))
 
+    @classmethod
+    def failed(cls, resource: str, code: str, field: str | None = None, message: str | None = None) -> HttpError:
+        """GitHub's 422 "Validation Failed" for one bad field (see js.field_error)."""
+        return cls.invalid("Validation Failed", [js.field_error(resource, code, field, message)])
+
+    @staticmethod
+    def created(body: dict[str, Any]) -> Response:
+        """A create's answer: 201, with the new resource's API URL also in Location."""
+        return Response(201, body, {"Location": body["url"]})
+
+    def find_repo(self, owner: str, name: str) -> Repo | None:
+        return self.repos.get(f"{owner}/{name}".lower())  # GitHub's names are case-insensitive
+
+    def add_repo(self, repo: Repo) -> None:
+        self.repos[repo.full_name.lower()] = repo
+
     def repo(self, request: Request) -> Repo:
-        found = self.repos.get(f"{request.params['owner']}/{request.params['repo']}".lower())
+        found = self.find_repo(request.params["owner"], request.params["repo"])
         if found is None:
             raise self.not_found()
         return found

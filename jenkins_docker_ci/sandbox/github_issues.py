@@ -49,20 +49,21 @@ class IssueRoutes(GitHubCore):
         chunk, headers = self.paginate(request, [self.comments[i][1] for i in pr.comment_ids])
         return Response(200, [self.comment_json(repo, c, single=False) for c in chunk], headers)
 
+    def _comment_body(self, request: Request) -> str:
+        body = self.body(request).get("body")
+        if not body:
+            raise self.failed("IssueComment", "missing_field", "body")
+        return str(body)
+
     def create_comment(self, request: Request) -> Response:
         repo, pr = self.pull(request)
-        data = self.body(request)
-        if not data.get("body"):
-            raise self.invalid("Validation Failed", [{"resource": "IssueComment", "code": "missing_field",
-                                                      "field": "body"}])
         stamp = now_iso()
         comment = CommentRecord(id=self.new_id(), number=pr.number, user=request.user or "",
-                                body=str(data["body"]), created_at=stamp, updated_at=stamp)
+                                body=self._comment_body(request), created_at=stamp, updated_at=stamp)
         self.comments[comment.id] = (repo, comment)
         pr.comment_ids.append(comment.id)
         self.touch(pr)
-        body = self.comment_json(repo, comment)
-        return Response(201, body, {"Location": body["url"]})
+        return self.created(self.comment_json(repo, comment))
 
     def _comment(self, request: Request) -> tuple[Repo, CommentRecord]:
         repo = self.repo(request)
@@ -77,11 +78,7 @@ class IssueRoutes(GitHubCore):
 
     def update_comment(self, request: Request) -> Response:
         repo, comment = self._comment(request)
-        data = self.body(request)
-        if not data.get("body"):
-            raise self.invalid("Validation Failed", [{"resource": "IssueComment", "code": "missing_field",
-                                                      "field": "body"}])
-        comment.body = str(data["body"])
+        comment.body = self._comment_body(request)
         comment.updated_at = now_iso()
         return Response(200, self.comment_json(repo, comment))
 
@@ -101,8 +98,7 @@ class IssueRoutes(GitHubCore):
         _, pr = self.pull(request)
         content = self.body(request).get("content")
         if content not in REACTIONS:
-            raise self.invalid("Validation Failed", [{"resource": "Reaction", "code": "custom", "field": "content",
-                                                      "message": "content is not included in the list"}])
+            raise self.failed("Reaction", "custom", "content", "content is not included in the list")
         for reaction in pr.reactions:
             if reaction.user == request.user and reaction.content == content:
                 return Response(200, self.reaction_json(reaction))

@@ -313,3 +313,14 @@ def error(message: str, errors: list[Any] | None = None) -> dict[str, Any]:
         body["errors"] = errors
     body["documentation_url"] = DOCS
     return body
+
+
+def field_error(resource: str, code: str, field: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """One item of a 422's `errors`: which resource and field, and GitHub's code (missing_field, invalid, custom)."""
+    item: dict[str, Any] = {"resource": resource}
+    if field is not None:
+        item["field"] = field
+    item["code"] = code
+    if message is not None:
+        item["message"] = message
+    return item

@@ -70,8 +70,8 @@ class PullRequestRoutes(GitHubCore):
         data = self.body(request)
         missing = [name for name in ("title", "head", "base") if not data.get(name)]
         if missing:
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "code": "missing_field",
-                                                      "field": name} for name in missing])
+            raise self.invalid("Validation Failed", [js.field_error("PullRequest", "missing_field", name)
+                                                     for name in missing])
         head_owner, _, head_ref = str(data["head"]).rpartition(":")
         head_owner = head_owner or repo.owner
         base_ref = str(data["base"])
@@ -80,26 +80,24 @@ class PullRequestRoutes(GitHubCore):
             candidates = [r for r in self.repos.values() if r.owner.lower() == head_owner.lower()
                           and r.parent is not None and self._network(r) is self._network(repo)]
             if not candidates:
-                raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "head",
-                                                          "code": "invalid"}])
+                raise self.failed("PullRequest", "invalid", "head")
             head_repo = candidates[0]
             head_owner = head_repo.owner
         head = self.store.branch(head_repo.path, head_ref)
         if head is None:
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+            raise self.failed("PullRequest", "invalid", "head")
         base = self.store.branch(repo.path, base_ref)
         if base is None:
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "base", "code": "invalid"}])
+            raise self.failed("PullRequest", "invalid", "base")
         for other in repo.pulls.values():
             if other.state == "open" and other.head_repo is head_repo and other.head_ref == head_ref \
                     and other.base_ref == base_ref:
-                raise self.invalid("Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                   "message": f"A pull request already exists for {head_owner}:{head_ref}."}])
+                raise self.failed("PullRequest", "custom",
+                                  message=f"A pull request already exists for {head_owner}:{head_ref}.")
         if head_repo is not repo:
             self.store.share_objects(repo.path, head_repo.path)
         if self.store.is_ancestor(repo.path, head, base):
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                      "message": f"No commits between {base_ref} and {head_ref}"}])
+            raise self.failed("PullRequest", "custom", message=f"No commits between {base_ref} and {head_ref}")
         stamp = now_iso()
         pr = PullRecord(number=repo.next_number, id=self.new_id(), title=str(data["title"]),
                         body=data.get("body"), author=request.user or "", head_owner=head_owner,
@@ -107,8 +105,7 @@ class PullRequestRoutes(GitHubCore):
                         created_at=stamp, updated_at=stamp, head_sha=head, base_sha=base)
         repo.next_number += 1
         repo.pulls[pr.number] = pr
-        body = self.pr_json(repo, pr, request.user)
-        return Response(201, body, {"Location": body["url"]})
+        return self.created(self.pr_json(repo, pr, request.user))
 
     def list_pulls(self, request: Request) -> Response:
         repo = self.repo(request)
@@ -144,8 +141,7 @@ class PullRequestRoutes(GitHubCore):
             pr.body = data["body"]
         if "base" in data:
             if self.store.branch(repo.path, str(data["base"])) is None:
-                raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "base",
-                                                          "code": "invalid"}])
+                raise self.failed("PullRequest", "invalid", "base")
             pr.base_ref = str(data["base"])
         state = data.get("state")
         if state == "closed" and pr.state == "open":
@@ -154,13 +150,11 @@ class PullRequestRoutes(GitHubCore):
             pr.state, pr.closed_at = "closed", now_iso()
         elif state == "open" and pr.state == "closed":
             if pr.merged:
-                raise self.invalid("Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                   "field": "state", "message": "state cannot be changed. The pull request "
-                                                                "cannot be reopened"}])
+                raise self.failed("PullRequest", "custom", "state",
+                                  "state cannot be changed. The pull request cannot be reopened")
             pr.state, pr.closed_at = "open", None
         elif state not in (None, "open", "closed"):
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "state",
-                                                      "code": "invalid"}])
+            raise self.failed("PullRequest", "invalid", "state")
         self.touch(pr)
         return Response(200, self.pr_json(repo, pr, request.user))
 
@@ -197,8 +191,7 @@ class PullRequestRoutes(GitHubCore):
         data = self.body(request)
         method = data.get("merge_method", "merge")
         if method not in ("merge", "squash", "rebase"):
-            raise self.invalid("Validation Failed", [{"resource": "PullRequest", "field": "merge_method",
-                                                      "code": "invalid"}])
+            raise self.failed("PullRequest", "invalid", "merge_method")
         if pr.state != "open":
             raise HttpError(405, {"message": "Pull Request is not mergeable"})
         head, base = self.head_sha(pr), self.base_sha(repo, pr)

@@ -12,6 +12,7 @@ from .gitstore import Person
 from .server import Request, Response
 
 GIT_PATH = r"/(?P<owner>[^/]+)/(?P<repo>[^/]+?)\.git(?P<rest>/.*)"
+NAME_TAKEN = js.field_error("Repository", "custom", "name", "name already exists on this account")
 
 
 class RepositoryRoutes(GitHubCore):
@@ -41,12 +42,9 @@ class RepositoryRoutes(GitHubCore):
         data = self.body(request)
         name = str(data.get("name") or "").strip()
         if not name:
-            raise self.invalid("Repository creation failed.",
-                               [{"resource": "Repository", "code": "missing_field", "field": "name"}])
-        if f"{owner}/{name}".lower() in self.repos:
-            raise self.invalid("Repository creation failed.", [
-                {"resource": "Repository", "code": "custom", "field": "name",
-                 "message": "name already exists on this account"}])
+            raise self.invalid("Repository creation failed.", [js.field_error("Repository", "missing_field", "name")])
+        if self.find_repo(owner, name) is not None:
+            raise self.invalid("Repository creation failed.", [NAME_TAKEN])
         stamp = now_iso()
         repo = Repo(owner=owner, name=name, id=self.new_id(), path=self.store.path(owner, name), org=org,
                     creator=request.user or owner, private=bool(data.get("private", False)),
@@ -58,9 +56,8 @@ class RepositoryRoutes(GitHubCore):
                                           Person.of(repo.creator))
             self.store.update_ref(repo.path, f"refs/heads/{repo.default_branch}", sha, None)
             repo.pushed_at = stamp
-        self.repos[repo.full_name.lower()] = repo
-        body = js.repository(self.urls, repo, request.user)
-        return Response(201, body, {"Location": body["url"]})
+        self.add_repo(repo)
+        return self.created(js.repository(self.urls, repo, request.user))
 
     def get_repo(self, request: Request) -> Response:
         return Response(200, js.repository(self.urls, self.repo(request), request.user))
@@ -70,12 +67,11 @@ class RepositoryRoutes(GitHubCore):
         data = self.body(request)
         owner = str(data.get("organization") or request.user)
         name = str(data.get("name") or source.name)
-        existing = self.repos.get(f"{owner}/{name}".lower())
+        existing = self.find_repo(owner, name)
         if existing is not None:
             if existing.parent is source:
                 return Response(202, js.repository(self.urls, existing, request.user))
-            raise self.invalid("Validation Failed", [{"resource": "Repository", "code": "custom", "field": "name",
-                                                      "message": "name already exists on this account"}])
+            raise self.invalid("Validation Failed", [NAME_TAKEN])
         stamp = now_iso()
         fork = Repo(owner=owner, name=name, id=self.new_id(), path=self.store.path(owner, name),
                     org=bool(data.get("organization")), creator=request.user or owner, private=source.private,
@@ -85,7 +81,7 @@ class RepositoryRoutes(GitHubCore):
             self.orgs.add(owner.lower())
         self.store.fork(source.path, fork.path)
         source.forks.append(fork)
-        self.repos[fork.full_name.lower()] = fork
+        self.add_repo(fork)
         return Response(202, js.repository(self.urls, fork, request.user))
 
     def compare(self, request: Request) -> Response:
@@ -123,7 +119,7 @@ class RepositoryRoutes(GitHubCore):
         })
 
     def git_http(self, request: Request) -> Response:
-        repo = self.repos.get(f"{request.params['owner']}/{request.params['repo']}".lower())
+        repo = self.find_repo(request.params["owner"], request.params["repo"])
         if repo is None:
             return Response(404, b"Repository not found.\n", {"Content-Type": "text/plain"})
         pushing = request.path.endswith("/git-receive-pack")

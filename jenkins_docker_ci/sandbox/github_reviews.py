@@ -45,8 +45,7 @@ class ReviewRoutes(GitHubCore):
         data = self.body(request)
         event = data.get("event")
         if event is not None and event not in REVIEW_EVENTS:
-            raise self.invalid("Validation Failed", [{"resource": "PullRequestReview", "field": "event",
-                                                      "code": "invalid"}])
+            raise self.failed("PullRequestReview", "invalid", "event")
         if request.user == pr.author and event in ("APPROVE", "REQUEST_CHANGES"):
             what = "approve" if event == "APPROVE" else "request changes on"
             raise self.invalid("Unprocessable Entity", [f"Can not {what} your own pull request"])
