@@ -5,6 +5,7 @@ It builds on CheckRoutes because a back-dated status or check run is the same re
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from .github_checks import CheckRoutes
@@ -24,24 +25,27 @@ class ControlRoutes(CheckRoutes):
         r("POST", CONTROL + PULL + r"/mergeable-null", self.control_mergeable_null)
         r("PUT", CONTROL + r"/branches/(?P<branch>.+)/up-to-date", self.control_up_to_date)
 
-    def _files(self, data: dict[str, Any], default_name: str, message: str) -> dict[str, str]:
+    def _commit_to_branch(self, path: Path, branch: str, data: dict[str, Any], author: str,
+                          start: str | None = None) -> str:
+        """A real commit on `branch` from the body's message, files and author (a new branch starts at `start`);
+        the branch moves only if it still is where the commit was built on."""
+        message = str(data.get("message") or f"Update {branch}")
         files = data.get("files")
-        if isinstance(files, dict) and files:
-            return {str(k): str(v) for k, v in files.items()}
-        return {default_name: f"{message}\n{secrets.token_hex(8)}\n"}
+        if not (isinstance(files, dict) and files):
+            name = f"sandbox/{branch.replace('/', '-')}-{self.new_id()}.txt"
+            files = {name: f"{message}\n{secrets.token_hex(8)}\n"}
+        old = self.store.branch(path, branch)
+        sha = self.store.commit_files(path, old or start, {str(k): str(v) for k, v in files.items()}, message,
+                                      Person.of(str(data.get("author") or author)))
+        if not self.store.update_ref(path, f"refs/heads/{branch}", sha, old):
+            raise self.error(409, f"branch {branch} moved meanwhile; try again")
+        return sha
 
     def control_push(self, request: Request) -> Response:
-        repo, pr = self.pull(request)
+        _, pr = self.pull(request)
         if pr.head_repo is None:
             raise self.error(422, "the head repository is gone")
-        data = self.body(request)
-        message = str(data.get("message") or f"Update {pr.head_ref}")
-        parent = self.store.branch(pr.head_repo.path, pr.head_ref)
-        files = self._files(data, f"sandbox/{pr.head_ref.replace('/', '-')}-{self.new_id()}.txt", message)
-        sha = self.store.commit_files(pr.head_repo.path, parent, files, message,
-                                      Person.of(str(data.get("author") or pr.author)))
-        if not self.store.update_ref(pr.head_repo.path, f"refs/heads/{pr.head_ref}", sha, parent):
-            raise self.error(409, "the head branch moved meanwhile; try again")
+        sha = self._commit_to_branch(pr.head_repo.path, pr.head_ref, self.body(request), pr.author)
         self.touch(pr)
         return Response(201, {"sha": sha, "ref": pr.head_ref})
 
@@ -49,20 +53,15 @@ class ControlRoutes(CheckRoutes):
         repo = self.repo(request)
         data = self.body(request)
         branch = str(data.get("branch") or repo.default_branch)
-        message = str(data.get("message") or f"Update {branch}")
-        parent = self.store.branch(repo.path, branch)
-        if parent is None and data.get("from"):
-            parent = self.store.resolve(repo.path, str(data["from"]))
-            if parent is None:
-                raise self.error(422, f"no commit {data['from']!r} to start branch {branch} from")
-        elif parent is None:
-            parent = self.store.branch(repo.path, repo.default_branch)
-        files = self._files(data, f"sandbox/{branch.replace('/', '-')}-{self.new_id()}.txt", message)
-        sha = self.store.commit_files(repo.path, parent, files, message,
-                                      Person.of(str(data.get("author") or repo.owner)))
-        old = self.store.branch(repo.path, branch)
-        if not self.store.update_ref(repo.path, f"refs/heads/{branch}", sha, old):
-            raise self.error(409, f"branch {branch} moved meanwhile; try again")
+        start = None
+        if self.store.branch(repo.path, branch) is None:  # a new branch
+            if data.get("from"):
+                start = self.store.resolve(repo.path, str(data["from"]))
+                if start is None:
+                    raise self.error(422, f"no commit {data['from']!r} to start branch {branch} from")
+            else:
+                start = self.store.branch(repo.path, repo.default_branch)
+        sha = self._commit_to_branch(repo.path, branch, data, repo.owner, start)
         repo.pushed_at = now_iso()
         return Response(201, {"sha": sha, "ref": branch})
 
