@@ -6,7 +6,7 @@ from typing import Any
 
 from . import github_json as js
 from .github_core import ISSUE, REPO, GitHubCore
-from .github_records import CommentRecord, Label, PullRecord, ReactionRecord, Repo, now_iso
+from .github_records import CommentRecord, Label, ReactionRecord, Repo, now_iso
 from .server import Request, Response
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -106,12 +106,9 @@ class IssueRoutes(GitHubCore):
         pr.reactions.append(reaction)
         return Response(201, self.reaction_json(reaction))
 
-    def _labels_json(self, repo: Repo, pr: PullRecord) -> list[dict[str, Any]]:
-        return [js.label(self.urls, repo, repo.labels[name]) for name in pr.labels]
-
     def list_labels(self, request: Request) -> Response:
         repo, pr = self.pull(request)
-        chunk, headers = self.paginate(request, self._labels_json(repo, pr))
+        chunk, headers = self.paginate(request, js.labels(self.urls, repo, pr))
         return Response(200, chunk, headers)
 
     def add_labels(self, request: Request) -> Response:
@@ -127,7 +124,7 @@ class IssueRoutes(GitHubCore):
             if name not in pr.labels:
                 pr.labels.append(name)
         self.touch(pr)
-        return Response(200, self._labels_json(repo, pr))
+        return Response(200, js.labels(self.urls, repo, pr))
 
     def remove_label(self, request: Request) -> Response:
         repo, pr = self.pull(request)
@@ -136,4 +133,4 @@ class IssueRoutes(GitHubCore):
             raise self.error(404, "Label does not exist")
         pr.labels.remove(name)
         self.touch(pr)
-        return Response(200, self._labels_json(repo, pr))
+        return Response(200, js.labels(self.urls, repo, pr))

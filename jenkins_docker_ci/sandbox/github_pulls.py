@@ -24,11 +24,6 @@ class PullRequestRoutes(GitHubCore):
         r("PUT", REPO + PULL + r"/update-branch", self.update_branch)
         r("DELETE", REPO + r"/git/refs/(?P<ref>.+)", self.delete_ref)
 
-    def _network(self, repo: Repo) -> Repo:
-        while repo.parent is not None:
-            repo = repo.parent
-        return repo
-
     def trial_merge(self, repo: Repo, base: str, head: str) -> dict[str, Any]:
         """What merging head into base would give; cached, since it only depends on the two commits."""
         key = (str(repo.path), base, head)
@@ -78,7 +73,7 @@ class PullRequestRoutes(GitHubCore):
         head_repo = repo
         if head_owner.lower() != repo.owner.lower():
             candidates = [r for r in self.repos.values() if r.owner.lower() == head_owner.lower()
-                          and r.parent is not None and self._network(r) is self._network(repo)]
+                          and r.parent is not None and r.source is repo.source]
             if not candidates:
                 raise self.failed("PullRequest", "invalid", "head")
             head_repo = candidates[0]
@@ -270,6 +265,6 @@ class PullRequestRoutes(GitHubCore):
         return Response(204)
 
     def _pulls_from(self, repo: Repo, branch: str) -> list[PullRecord]:
-        network = [r for r in self.repos.values() if self._network(r) is self._network(repo)]
+        network = [r for r in self.repos.values() if r.source is repo.source]
         return [pr for r in network for pr in r.pulls.values()
                 if pr.state == "open" and pr.head_repo is repo and pr.head_ref == branch]

@@ -1,6 +1,6 @@
 """The GitHub sandbox's state: plain records of what GitHub keeps (repositories, pull requests, reviews, ...).
 
-Only data here; the routes in github_*.py change it and github_json.py renders it.
+Data, and a few facts derived from it; the routes in github_*.py change it and github_json.py renders it.
 """
 from __future__ import annotations
 
@@ -134,4 +134,15 @@ class Repo:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    @property
+    def source(self) -> "Repo":
+        """The repository at the root of this one's fork network (itself if it is no fork)."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        return root
+
+    def owned_by(self, login: str | None) -> bool:
+        return login is not None and login in (self.owner, self.creator)
 
