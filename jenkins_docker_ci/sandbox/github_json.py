@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .github import Label, PullRecord, Repo
+    from .github_records import Label, PullRecord, Repo
 
 DOCS = "https://docs.github.com/rest"
 
@@ -95,7 +95,7 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
     full = repo.full_name
     api = urls.repo_api(full)
     html = urls.repo_html(full)
-    admin = viewer == repo.owner or (viewer is not None and viewer == repo.creator)
+    admin = repo.owned_by(viewer)
     open_issues = sum(1 for pr in repo.pulls.values() if pr.state == "open")
     body: dict[str, Any] = {
         "id": repo.id,
@@ -191,11 +191,8 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
     if repo.org:
         body["organization"] = user(urls, repo.owner, org=True)
     if with_family and repo.parent is not None:
-        root = repo.parent
-        while root.parent is not None:
-            root = root.parent
         body["parent"] = repository(urls, repo.parent, viewer, keys=FAMILY_REPO_KEYS, with_family=False)
-        body["source"] = repository(urls, root, viewer, keys=FAMILY_REPO_KEYS, with_family=False)
+        body["source"] = repository(urls, repo.source, viewer, keys=FAMILY_REPO_KEYS, with_family=False)
     if keys is not None:
         return {key: body[key] for key in keys}
     for key in _NOT_IN_FULL:
@@ -213,6 +210,10 @@ def label(urls: Urls, repo: "Repo", item: "Label") -> dict[str, Any]:
         "color": item.color,
         "default": False,
     }
+
+
+def labels(urls: Urls, repo: "Repo", pr: "PullRecord") -> list[dict[str, Any]]:
+    return [label(urls, repo, repo.labels[name]) for name in pr.labels]
 
 
 def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None, *, head_sha: str,
@@ -254,7 +255,7 @@ def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None,
         "title": pr.title,
         "user": user(urls, pr.author),
         "body": pr.body,
-        "labels": [label(urls, repo, repo.labels[name]) for name in pr.labels],
+        "labels": labels(urls, repo, pr),
         "milestone": None,
         "active_lock_reason": None,
         "created_at": pr.created_at,
@@ -302,7 +303,7 @@ def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None,
 
 
 def association(repo: "Repo", login: str) -> str:
-    if login == repo.owner or login == repo.creator:
+    if repo.owned_by(login):
         return "OWNER"
     return "CONTRIBUTOR"
 
@@ -313,3 +314,14 @@ def error(message: str, errors: list[Any] | None = None) -> dict[str, Any]:
         body["errors"] = errors
     body["documentation_url"] = DOCS
     return body
+
+
+def field_error(resource: str, code: str, field: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """One item of a 422's `errors`: which resource and field, and GitHub's code (missing_field, invalid, custom)."""
+    item: dict[str, Any] = {"resource": resource}
+    if field is not None:
+        item["field"] = field
+    item["code"] = code
+    if message is not None:
+        item["message"] = message
+    return item
