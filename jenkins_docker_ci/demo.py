@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import secrets as random_secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -128,12 +127,11 @@ def create_repository(github: str, repository: str) -> str:
 def _git(cwd: Path, *args: str, user: str = AUTHOR) -> None:
     import base64
 
+    from .gitcmd import run
+
     auth = base64.b64encode(f"{user}:demo-password".encode()).decode()
-    env_args = ["-c", f"http.extraHeader=Authorization: Basic {auth}", "-c", f"user.name={user}",
-                "-c", f"user.email={user}@example.com", "-c", "init.defaultBranch=main"]
-    done = subprocess.run(["git", *env_args, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise ServiceError("sandbox", f"git {args[0]} failed: {done.stderr.strip()[:300]}")
+    run(cwd, *args, config=(f"http.extraHeader=Authorization: Basic {auth}", f"user.name={user}",
+                            f"user.email={user}@example.com", "init.defaultBranch=main"))
 
 
 def push_sample(app_dir: Path, workspace: Path, clone_url: str, branch: str, key: str) -> None:

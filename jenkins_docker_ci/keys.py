@@ -16,9 +16,10 @@ Everything here is pure except `commit_messages`, which reads git.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from .gitcmd import GitFailed
 
 # A letter or digit in any script counts as "touching": `ÄBC-1` and `ABC-1é` are not keys.
 _ALNUM = r"[^\W_]"
@@ -117,25 +118,16 @@ def sources_for(title: str, branch: str, commits: Iterable[tuple[str, str]] = ()
 
 
 # -- git --------------------------------------------------------------------------------------------------
-class GitError(Exception):
-    pass
-
-
 def _git(repo_dir: str, *args: str) -> str:
-    try:
-        done = subprocess.run(["git", "-C", repo_dir, *args], capture_output=True, text=True, timeout=60,
-                              encoding="utf-8", errors="replace")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {' '.join(args)}: {exc}") from None
-    if done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
-    return done.stdout
+    from .gitcmd import run
+
+    return run(repo_dir, *args, timeout=60)
 
 
 def _resolve(repo_dir: str, ref: str) -> str | None:
     try:
         return _git(repo_dir, "rev-parse", "--verify", "--quiet", ref + "^{commit}").strip() or None
-    except GitError:
+    except GitFailed:
         return None
 
 
@@ -170,7 +162,7 @@ def commit_messages(repo_dir: str, target: str, *, head: str = "HEAD", remote: s
         return []
     try:
         base = _git(repo_dir, "merge-base", target_sha, head_sha).strip()
-    except GitError:
+    except GitFailed:
         notes.append(f"no common history between {target!r} and {head_sha[:12]}; commit messages not searched")
         return []
     out = _git(repo_dir, "log", "--no-merges", "--reverse", f"--max-count={MAX_COMMITS}", "--format=%H%x00%B%x1e",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,15 +58,10 @@ class Run:
 
 
 def git_output(workspace: str, *args: str) -> str:
-    """One git command in the workspace; errors name the command."""
-    try:
-        done = subprocess.run(["git", "-C", workspace, *args], capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise UsageError("git is not installed; install it (apt-get install git)") from None
-    if done.returncode != 0:
-        raise UsageError(f"`git {' '.join(args)}` failed in {workspace} (exit {done.returncode}): "
-                         f"{done.stderr.strip()[:300]}; run jdci inside a git checkout of the pull request")
-    return done.stdout.strip()
+    from . import gitcmd
+
+    return gitcmd.run(workspace, *args, timeout=60,
+                      hint="run jdci inside a git checkout of the pull request").strip()
 
 
 def tested_sha(workspace: str, pr: "PullRequest") -> str:
@@ -97,7 +91,10 @@ def source_tree(workspace: str, sha: str) -> Iterator[str]:
     try:
         yield folder
     finally:
-        subprocess.run(["git", "-C", workspace, "worktree", "remove", "--force", folder], capture_output=True)
+        try:
+            git_output(workspace, "worktree", "remove", "--force", folder)
+        except JdciError as exc:  # the folder goes below anyway; git prunes a worktree whose folder is gone
+            log.warn("pr", f"could not unregister the temporary worktree {folder}: {exc}")
         shutil.rmtree(folder, ignore_errors=True)
 
 
