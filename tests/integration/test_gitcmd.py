@@ -1,8 +1,8 @@
 import pytest
 
-pytestmark = pytest.mark.integration
-
 from jenkins_docker_ci.gitcmd import GitFailed, run
+
+pytestmark = pytest.mark.integration
 
 
 def test_failure_names_command_folder_exit_and_redacts_credentials(tmp_path):
