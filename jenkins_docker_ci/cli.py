@@ -173,7 +173,8 @@ def pipeline_summary(data: dict[str, Any]) -> str:
     if env.get("status") == "up":
         lines.append(f"environment: up at {env.get('url')} ({env.get('name')})")
     elif env.get("name"):
-        lines.append(f"environment: {'failed, removed' if env.get('status') == 'failed' else 'removed'} ({env.get('name')})")
+        what = "failed, removed" if env.get("status") == "failed" else "removed"
+        lines.append(f"environment: {what} ({env.get('name')})")
     else:
         lines.append("environment: -")
     for check in data.get("checks", []):

@@ -147,7 +147,8 @@ def push_sample(app_dir: Path, workspace: Path, clone_url: str, branch: str, key
     _git(workspace, "checkout", "-q", "-b", branch)
     server = workspace / "app" / "server.py"
     server.write_text(server.read_text().replace(
-        "<p>Your basket is empty.</p>", "<p>Your basket is empty.</p><p>Total: <span class=\\\"price\\\">0.00 EUR</span></p>"))
+        "<p>Your basket is empty.</p>",
+        "<p>Your basket is empty.</p><p>Total: <span class=\\\"price\\\">0.00 EUR</span></p>"))
     _git(workspace, "commit", "-q", "-am", f"{key}: show the basket total on checkout")
     _git(workspace, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
     _git(workspace, "checkout", "-q", "--detach")

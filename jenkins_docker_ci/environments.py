@@ -24,7 +24,7 @@ from .images import MANAGED
 if TYPE_CHECKING:
     import docker
 
-    from .config import Config, ServiceSpec
+    from .config import Config
 
 ENV_LABEL = "io.jdci.env"
 RUN_LABEL = "io.jdci.run"  # which `up` created it: a run removes only what it created

@@ -28,7 +28,8 @@ from ..errors import ConfigError, ServiceError, UsageError
 from . import CommitCheck, Comment, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
 from .git_text import (
     METHODS, NOTES_REF, STATES, branch_problem, commit_message, conflict_message, decode_statuses,
-    describe_command, encode_status, gate_problems, head_moved_message, is_full_sha, looks_like_url, now_utc, redact, repository_name,
+    describe_command, encode_status, gate_problems, head_moved_message, is_full_sha, looks_like_url, now_utc, redact,
+    repository_name,
     resolve_url, short, target_moved_message,
 )
 

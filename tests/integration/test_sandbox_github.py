@@ -123,7 +123,7 @@ def test_combined_status_is_latest_per_context_with_githubs_precedence(gh: Scena
     post("pending", "jdci/visual")
     assert gh.repo_call("GET", f"/commits/{sha}/status").json()["state"] == "pending"
     post("error", "jdci/unit")
-    assert gh.repo_call("GET", f"/commits/feature/status").json()["state"] == "failure"  # a branch name is a ref
+    assert gh.repo_call("GET", "/commits/feature/status").json()["state"] == "failure"  # a branch name is a ref
     post("success", "jdci/unit")
     post("success", "jdci/visual")
     combined = gh.repo_call("GET", f"/commits/{sha}/status").json()

@@ -2,7 +2,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from jenkins_docker_ci import cli
 from jenkins_docker_ci.errors import ServiceError
