@@ -364,3 +364,26 @@ def test_rerun_with_nothing_new_writes_nothing_to_jira_or_the_pr(sandbox, tmp_pa
         from jenkins_docker_ci import environments
 
         environments.down(result["environment"]["name"], client=docker_client)
+
+
+def test_jenkins_environment_alone_drives_the_run(sandbox, tmp_path, unique, capsys, monkeypatch, no_leaks):
+    """As in a multibranch PR build: no flags; BRANCH_NAME is "PR-N" and must not be taken for the branch."""
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    for var, value in {"GITHUB_TOKEN": "jdci-bot", "JIRA_TOKEN": "jdci-bot", "JDCI_CONFIG": str(scenario.config),
+                       "CHANGE_ID": str(scenario.number), "BRANCH_NAME": f"PR-{scenario.number}",
+                       "CHANGE_BRANCH": f"feature/{scenario.key}-change", "CHANGE_TARGET": "main",
+                       "CHANGE_TITLE": f"{scenario.key}: change the page", "WORKSPACE": str(scenario.workspace),
+                       "BUILD_URL": "http://127.0.0.1:8483/job/shop/job/PR-1/7/", "JOB_NAME": "shop/PR-1",
+                       "BUILD_NUMBER": "7", "GIT_COMMIT": scenario.head}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    capsys.readouterr()
+    code = cli.main(["pr", "--json"])
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert code == 0, err
+    assert result["tickets"] == [scenario.key] and result["merge"]["merged"] is True
+    assert "feature-" + scenario.key + "-change" in result["image"]["tags"]
+    statuses = scenario.api("GET", f"/commits/{scenario.head}/statuses").json()
+    assert {s["target_url"] for s in statuses if s["context"] == "jdci/build"} == {
+        "http://127.0.0.1:8483/job/shop/job/PR-1/7/"}
