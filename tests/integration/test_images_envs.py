@@ -177,3 +177,24 @@ def test_gc_only_touches_the_configured_repository(tiny_image, docker_client, no
     finally:
         environments.down(ours.name, client=docker_client)
         environments.down(theirs.name, client=docker_client)
+
+
+def test_same_sources_in_another_checkout_give_the_same_digest(tmp_path, unique, docker_client):
+    """Nothing build-specific goes into the image: a second checkout of the same commit (another Jenkins
+    workspace, another build URL) pushes nothing new."""
+    import shutil
+    import subprocess
+
+    first = tmp_path / "one"
+    first.mkdir()
+    sha = make_tiny_app(first)
+    second = tmp_path / "two"
+    subprocess.run(["git", "clone", "-q", str(first), str(second)], check=True)
+    config = tiny_config(tmp_path, unique)
+    one = images.build_and_push(config, Secrets(), change_for(first, sha, unique), tickets=["SHOP-7"],
+                                commit_time="2026-01-01T00:00:00+00:00", client=docker_client)
+    other = dataclasses.replace(change_for(second, sha, unique), build_url="http://127.0.0.1:8483/job/x/2/")
+    two = images.build_and_push(config, Secrets(), other, tickets=["SHOP-7"],
+                                commit_time="2026-01-01T00:00:00+00:00", client=docker_client)
+    assert two.digest == one.digest and two.pushed_tags == ()
+    shutil.rmtree(second)
