@@ -311,12 +311,23 @@ assert tuple(_RULES) == RULES
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
+_SEVERITY = {"failure": 3, "error": 3, "pending": 2, "success": 1}
+
+
 def _latest_checks(checks: Sequence[CommitCheck]) -> dict[str, CommitCheck]:
-    """The latest report per check name (re-runs and later statuses replace earlier ones)."""
-    latest: dict[str, CommitCheck] = {}
+    """The standing report per check name. Within one kind the latest wins (a re-run or a later status
+    replaces an earlier one); across kinds the worse wins: a commit status and a check run are reported by
+    different parties, so a check run named like a failing status (anyone with checks access can make one)
+    never turns it green - GitHub's combined status stays red too."""
+    latest: dict[tuple[str, str], CommitCheck] = {}
     for check in sorted(checks, key=lambda c: _parse_time(c.created_at) or datetime.min.replace(tzinfo=timezone.utc)):
-        latest[check.name] = check
-    return latest
+        latest[(check.name, check.kind)] = check
+    standing: dict[str, CommitCheck] = {}
+    for (name, _), check in latest.items():
+        held = standing.get(name)
+        if held is None or _SEVERITY.get(check.state, 2) > _SEVERITY.get(held.state, 2):
+            standing[name] = check
+    return standing
 
 
 def _first_report(checks: Sequence[CommitCheck]) -> datetime | None:

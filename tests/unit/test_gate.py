@@ -321,6 +321,21 @@ def test_overlapping_patterns_report_a_check_once() -> None:
     assert result.reason("required_checks").detail == "on aaaaaaa: jdci/smoke pending"
 
 
+@pytest.mark.parametrize("reports, status", [
+    # a check run named like a failing commit status does not make it green, whoever posts it
+    ([check("jdci/smoke", "failure", 5), check("jdci/smoke", "success", 1, kind="check_run")], "failed"),
+    ([check("jdci/smoke", "success", 5, kind="check_run"), check("jdci/smoke", "failure", 1)], "failed"),
+    ([check("jdci/smoke", "success", 5), check("jdci/smoke", "pending", 1, kind="check_run")], "pending"),
+    # within one kind, the latest report stands (a re-run replaces the failure)
+    ([check("jdci/smoke", "failure", 5), check("jdci/smoke", "success", 1)], "ok"),
+    ([check("jdci/smoke", "failure", 5, kind="check_run"), check("jdci/smoke", "success", 1, kind="check_run")],
+     "ok"),
+])
+def test_status_and_check_run_of_one_name_must_both_be_green(reports: list[CommitCheck], status: str) -> None:
+    result = evaluate(create_gate_input(config=dict(required_checks=("jdci/smoke",)), checks=reports))
+    assert result.reason("required_checks").status == status
+
+
 def test_naive_now_is_read_as_utc() -> None:
     result = evaluate(create_gate_input(checks=[check("jdci/smoke", minutes_ago=31)],
                                         now=NOW.replace(tzinfo=None)))
