@@ -22,6 +22,7 @@ from .errors import EXIT_NO, EXIT_OK, EXIT_WAIT, ConfigError, JdciError, MergeEr
 
 if TYPE_CHECKING:
     from .config import Config, Secrets
+    from .keys import FoundKey
     from .gate import Decision
     from .scm import PullRequest, ScmHost
 
@@ -171,7 +172,7 @@ def _evaluate(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullReq
     return decision, behind, target_head
 
 
-def ticket_keys(config: "Config", scm: "ScmHost", pr: "PullRequest") -> list[str]:
+def ticket_keys(config: "Config", scm: "ScmHost", pr: "PullRequest") -> list["FoundKey"]:
     """The PR's ticket keys by the same rules as `jdci link` (title, branch, commit messages when the host
     lists them); [] when neither the gate nor a "merged" transition needs them."""
     if not (config.gate.require_ticket or (config.jira.url and config.jira.transitions.get("merged"))):
@@ -182,31 +183,39 @@ def ticket_keys(config: "Config", scm: "ScmHost", pr: "PullRequest") -> list[str
     listed = getattr(scm, "commit_messages", None)
     if callable(listed) and not pr.merged:
         commits = [("", message) for message in listed(pr.number)]
-    found = extract(sources_for(pr.title, pr.head_ref, commits), projects=config.jira.projects,
-                    deny=config.jira.deny_keys, lowercase_branch_keys=config.jira.lowercase_branch_keys,
-                    max_keys=config.jira.max_keys)
-    return [key.key for key in found]
+    return extract(sources_for(pr.title, pr.head_ref, commits), projects=config.jira.projects,
+                   deny=config.jira.deny_keys, lowercase_branch_keys=config.jira.lowercase_branch_keys,
+                   max_keys=config.jira.max_keys)
 
 
-def ticket_statuses(config: "Config", secrets: "Secrets", keys: Sequence[str]
-                    ) -> list[tuple[str, str | None]] | None:
-    """What the gate's tickets rule needs: None = not looked up (no JIRA configured)."""
-    if not config.gate.require_ticket or not config.jira.url:
-        return None
-    if not keys:
-        return []
+def linked_tickets(config: "Config", secrets: "Secrets", found: Sequence["FoundKey"]
+                   ) -> tuple[list[str], list[tuple[str, str | None]] | None]:
+    """(keys, their statuses for the gate). As `jdci link` does, a lower-case candidate read from the branch
+    (`fix/py3-10` -> PY3-10) that is no ticket is dropped, never held against the PR. Statuses are None when
+    JIRA is not consulted (no [jira] url)."""
+    keys = [f.key for f in found]
+    if not config.jira.url or not keys:
+        return keys, ([] if config.jira.url else None)
     from . import tickets
 
-    return tickets.statuses(config, secrets, list(keys))
+    statuses = tickets.statuses(config, secrets, keys)
+    guesses = {f.key for f in found if f.lowercase}
+    statuses = [(key, status) for key, status in statuses if status is not None or key not in guesses]
+    kept = {key for key, _ in statuses}
+    return [key for key in keys if key in kept], statuses
 
 
 def evaluate_pr(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *,
                 env: Mapping[str, str] | None = None) -> Evaluation:
     """Read the PR fresh and evaluate it. Reads only: `jdci gate` is this and nothing more."""
     pr = scm.pull_request(number)
-    keys = ticket_keys(config, scm, pr)
-    statuses = None if pr.merged else ticket_statuses(config, secrets, keys)
-    decision, behind, target_head = _evaluate(config, secrets, scm, pr, ticket_statuses=statuses, env=env)
+    found = ticket_keys(config, scm, pr)
+    if pr.merged:
+        keys, statuses = [f.key for f in found], None
+    else:
+        keys, statuses = linked_tickets(config, secrets, found)
+    gate_statuses = statuses if config.gate.require_ticket else None
+    decision, behind, target_head = _evaluate(config, secrets, scm, pr, ticket_statuses=gate_statuses, env=env)
     return Evaluation(pr, decision, tuple(keys), behind, target_head)
 
 

@@ -387,3 +387,15 @@ def test_jenkins_environment_alone_drives_the_run(sandbox, tmp_path, unique, cap
     statuses = scenario.api("GET", f"/commits/{scenario.head}/statuses").json()
     assert {s["target_url"] for s in statuses if s["context"] == "jdci/build"} == {
         "http://127.0.0.1:8483/job/shop/job/PR-1/7/"}
+
+
+def test_lower_case_branch_guess_that_is_no_ticket_does_not_block(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                                  no_leaks):
+    """`fix/py3-10` reads as PY3-10 (a lower-case candidate): no such ticket, so it is dropped, by link and gate."""
+    scenario = make_scenario(sandbox, tmp_path, unique, branch=f"fix/py3-10-{unique}")
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 0, err
+    assert result["tickets"] == [scenario.key]
+    assert result["merge"]["merged"] is True
+    tickets_reason = next(r for r in result["gate"]["reasons"] if r["rule"] == "tickets")
+    assert tickets_reason["status"] == "ok" and "PY3" not in tickets_reason["detail"]
