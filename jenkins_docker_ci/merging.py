@@ -209,11 +209,7 @@ def evaluate_pr(config: "Config", secrets: "Secrets", scm: "ScmHost", number: in
                 env: Mapping[str, str] | None = None) -> Evaluation:
     """Read the PR fresh and evaluate it. Reads only: `jdci gate` is this and nothing more."""
     pr = scm.pull_request(number)
-    found = ticket_keys(config, scm, pr)
-    if pr.merged:
-        keys, statuses = [f.key for f in found], None
-    else:
-        keys, statuses = linked_tickets(config, secrets, found)
+    keys, statuses = linked_tickets(config, secrets, ticket_keys(config, scm, pr))
     gate_statuses = statuses if config.gate.require_ticket else None
     decision, behind, target_head = _evaluate(config, secrets, scm, pr, ticket_statuses=gate_statuses, env=env)
     return Evaluation(pr, decision, tuple(keys), behind, target_head)
@@ -231,8 +227,11 @@ def merge(config: "Config", scm: "ScmHost", pr: "PullRequest", sha: str) -> Merg
 
 
 def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullRequest",
-                tickets: Sequence[str], outcome: MergeOutcome) -> None:
-    """Post-merge housekeeping. Each part is attempted even if another fails: the merge already happened."""
+                tickets: Sequence[str], outcome: MergeOutcome, *, announce: bool = True) -> None:
+    """Post-merge housekeeping. Each part is attempted even if another fails: the merge already happened.
+    Every part is idempotent (a branch already gone, a ticket already Done, no environment), so it also runs
+    when the PR was found merged - finishing what an interrupted run, or a merge answered by a 502, left
+    undone. `announce` is for the run that merged: only it notifies."""
     if config.merge.delete_branch and not pr.fork:
         try:
             gone = scm.delete_branch(pr.head_ref)
@@ -245,7 +244,9 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
         try:
             outcome.notes.extend(jira_tickets.transition(config, secrets, list(tickets), "merged"))
         except JdciError as exc:
-            outcome.notes.append(f"could not transition {', '.join(tickets)}: {exc}")
+            outcome.notes.append(f"could not transition {', '.join(tickets)} for 'merged': {exc}; run "
+                                 f"`jdci merge --pr {pr.number}` (or `jdci ticket transition merged --pr "
+                                 f"{pr.number}`) again once JIRA answers")
     try:
         from . import environments
 
@@ -257,6 +258,8 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
         outcome.notes.append(f"preprod environment not checked ({exc})")
     for note in outcome.notes:
         log.say("merge", note)
+    if not announce:
+        return
     from . import notify
 
     # The console line is the notification every Jenkins job shows; Slack too when SLACK_WEBHOOK_URL is set.
@@ -282,9 +285,12 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
     pr, decision = found.pr, found.decision
     label = f"PR #{number}" if number else f"{pr.head_ref} -> {pr.base_ref}"
     if decision.merged:
-        return Attempt(number, "already-merged", f"{label} is already merged"
+        done = Attempt(number, "already-merged", f"{label} is already merged"
                        + (f" (as {short(pr.merge_sha)})" if pr.merge_sha else "") + "; nothing to do",
                        found, MergeOutcome(True, pr.merge_sha))
+        if not dry_run:
+            after_merge(config, secrets, scm, pr, found.tickets, done.outcome, announce=False)
+        return done
     if expected_sha and expected_sha != pr.head_sha:
         return _refused(number, found, HeadMoved(
             f"{label} head is {short(pr.head_sha)}, not the tested {short(expected_sha)}: it moved after the "
@@ -305,7 +311,7 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
             scm.update_branch(number, expected_head_sha=decision.sha)
         except (HeadMoved, NotMergeable) as exc:
             # Another run may have merged it since we looked (which moved the target and made it look behind).
-            elsewhere = _merged_elsewhere(scm, number, label, found)
+            elsewhere = _merged_elsewhere(config, secrets, scm, number, label, found)
             if elsewhere is not None:
                 return elsewhere
             if isinstance(exc, HeadMoved):
@@ -335,7 +341,7 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
             f"{label} head moved from {short(decision.sha)}{moved} after the gate evaluated "
             f"{short(decision.sha)}; nothing merged - the new head needs its own checks ({exc})"))
     except NotMergeable as exc:
-        elsewhere = _merged_elsewhere(scm, number, label, found)
+        elsewhere = _merged_elsewhere(config, secrets, scm, number, label, found)
         if elsewhere is not None:  # another run (or a person) merged it between our evaluation and our call
             return elsewhere
         return _refused(number, found, type(exc)(f"{exc}; nothing merged and not retried - evaluate again once "
@@ -358,7 +364,8 @@ def _head_now(scm: "ScmHost", number: int) -> str:
         return ""
 
 
-def _merged_elsewhere(scm: "ScmHost", number: int, label: str, found: Evaluation) -> Attempt | None:
+def _merged_elsewhere(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, label: str,
+                      found: Evaluation) -> Attempt | None:
     """After a refusal: if the PR is merged now, someone else did it - report that instead of the refusal."""
     try:
         pr = scm.pull_request(number)
@@ -366,9 +373,12 @@ def _merged_elsewhere(scm: "ScmHost", number: int, label: str, found: Evaluation
         return None
     if not pr.merged:
         return None
-    message = f"{label} was merged meanwhile by another run (as {short(pr.merge_sha)}); not merged twice"
+    message = f"{label} was merged meanwhile (as {short(pr.merge_sha)}, by another run or by our own call " \
+              f"whose answer was lost); not merged twice"
     log.say("merge", message)
-    return Attempt(number, "merged-elsewhere", message, found, MergeOutcome(True, pr.merge_sha))
+    done = Attempt(number, "merged-elsewhere", message, found, MergeOutcome(True, pr.merge_sha))
+    after_merge(config, secrets, scm, pr, found.tickets, done.outcome, announce=False)
+    return done
 
 
 def attempt_until_done(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *, timeout: float,

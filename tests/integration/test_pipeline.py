@@ -399,3 +399,24 @@ def test_lower_case_branch_guess_that_is_no_ticket_does_not_block(sandbox, tmp_p
     assert result["merge"]["merged"] is True
     tickets_reason = next(r for r in result["gate"]["reasons"] if r["rule"] == "tickets")
     assert tickets_reason["status"] == "ok" and "PY3" not in tickets_reason["detail"]
+
+
+def test_merge_on_a_pr_merged_elsewhere_finishes_the_clean_up(sandbox, tmp_path, unique, capsys, monkeypatch,
+                                                              docker_client, no_leaks):
+    """Someone (or our own merge call whose answer was lost) merged it: `jdci merge` completes what is left."""
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    code, result, err = run_pr(scenario, capsys, monkeypatch, "--no-merge")
+    assert code == 0 and result["environment"]["status"] == "up", err
+    merged = scenario.api("PUT", f"/pulls/{scenario.number}/merge", user="alice", json={"sha": scenario.head})
+    assert merged.status_code == 200
+    capsys.readouterr()
+    code = cli.main(["merge", "--json", "--config", str(scenario.config), "--pr", str(scenario.number)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["merged"] is True
+    assert scenario.ticket()["status"] == "Done"
+    branch = f"feature/{scenario.key}-change"
+    heads = subprocess.run(["git", "ls-remote", f"{scenario.github.split('/api/')[0]}/{scenario.repository}.git"],
+                           capture_output=True, text=True, check=True).stdout
+    assert f"refs/heads/{branch}" not in heads
+    assert not docker_client.api.containers(all=True, filters={"label": f"io.jdci.env={result['environment']['name']}"})
