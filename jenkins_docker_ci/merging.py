@@ -303,35 +303,21 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
         return Attempt(number, "wait", f"waiting on {label} at {short(decision.sha)}: "
                        + "; ".join(f"{r.rule}: {r.detail}" for r in decision.pending), found)
     if step == "update":
-        where = f"{pr.head_ref} with {pr.base_ref}" + (f" ({short(found.target_head)})" if found.target_head else "")
-        if dry_run:
-            return Attempt(number, "would-update", f"would update {where}, then wait for checks on the new head",
-                           found)
-        try:
-            scm.update_branch(number, expected_head_sha=decision.sha)
-        except (HeadMoved, NotMergeable) as exc:
-            # Another run may have merged it since we looked (which moved the target and made it look behind).
-            elsewhere = _merged_elsewhere(config, secrets, scm, number, label, found)
-            if elsewhere is not None:
-                return elsewhere
-            if isinstance(exc, HeadMoved):
-                return _refused(number, found, HeadMoved(f"{label} moved during the update: {exc}"))
-            return _refused(number, found, NotMergeable(
-                f"could not update {where}: {exc}; nothing merged - update the branch by hand"))
-        new_head = _head_now(scm, number)
-        if new_head and new_head != decision.sha:
-            message = f"updated; waiting for checks on the new head {short(new_head)} ({where}; the tested " \
-                      f"{short(decision.sha)} lacked {pr.base_ref}'s head, so it is not merged)"
-        else:
-            message = f"updated; waiting for checks on the new head (asked the host to update {where}; " \
-                      f"{short(decision.sha)} is not merged)"
-        log.say("merge", message)
-        return Attempt(number, "updated", message, found)
+        return _update(config, secrets, scm, number, label, found, dry_run=dry_run)
     if dry_run:
         return Attempt(number, "would-merge", f"would merge {label} at {short(decision.sha)} into {pr.base_ref} "
                                               f"({config.merge.method})", found)
     if before_merge is not None:
         before_merge(pr)
+    if config.gate.require_up_to_date:
+        # GitHub merges the head into the target as it is *now*: if the target moved since the evaluation,
+        # that merge was never checked. Look again right before asking (branch protection's "require
+        # branches to be up to date" closes the last gap, between this look and the merge call).
+        behind, target_head = up_to_date(config, scm, scm.pull_request(number))
+        if behind or (target_head and found.target_head and target_head != found.target_head):
+            log.say("merge", f"{pr.base_ref} moved to {short(target_head)} after the evaluation "
+                             f"(was {short(found.target_head)}): not merging an untested combination")
+            return _update(config, secrets, scm, number, label, found, dry_run=False)
     try:
         outcome = merge(config, scm, pr, decision.sha)
     except HeadMoved as exc:
@@ -349,6 +335,37 @@ def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *
     after_merge(config, secrets, scm, pr, found.tickets, outcome)
     return Attempt(number, "merged", f"merged {label} at {short(decision.sha)} into {pr.base_ref} as "
                                      f"{short(outcome.merge_sha)}", found, outcome)
+
+
+def _update(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, label: str, found: Evaluation,
+            *, dry_run: bool) -> Attempt:
+    """Bring the PR's branch up to date with its target; the new head then waits for its own checks."""
+    from .scm import HeadMoved, NotMergeable
+
+    pr, decision = found.pr, found.decision
+    where = f"{pr.head_ref} with {pr.base_ref}" + (f" ({short(found.target_head)})" if found.target_head else "")
+    if dry_run:
+        return Attempt(number, "would-update", f"would update {where}, then wait for checks on the new head", found)
+    try:
+        scm.update_branch(number, expected_head_sha=decision.sha)
+    except (HeadMoved, NotMergeable) as exc:
+        # Another run may have merged it since we looked (which moved the target and made it look behind).
+        elsewhere = _merged_elsewhere(config, secrets, scm, number, label, found)
+        if elsewhere is not None:
+            return elsewhere
+        if isinstance(exc, HeadMoved):
+            return _refused(number, found, HeadMoved(f"{label} moved during the update: {exc}"))
+        return _refused(number, found, NotMergeable(
+            f"could not update {where}: {exc}; nothing merged - update the branch by hand"))
+    new_head = _head_now(scm, number)
+    if new_head and new_head != decision.sha:
+        message = f"updated; waiting for checks on the new head {short(new_head)} ({where}; the tested " \
+                  f"{short(decision.sha)} lacked {pr.base_ref}'s head, so it is not merged)"
+    else:
+        message = f"updated; waiting for checks on the new head (asked the host to update {where}; " \
+                  f"{short(decision.sha)} is not merged)"
+    log.say("merge", message)
+    return Attempt(number, "updated", message, found)
 
 
 def _refused(number: int, found: Evaluation, error: MergeError) -> Attempt:
@@ -394,6 +411,11 @@ def attempt_until_done(config: "Config", secrets: "Secrets", scm: "ScmHost", num
     for _ in range(100_000):  # bounded by the deadline; the count only guards against a broken clock
         result = attempt(config, secrets, scm, number, expected_sha=expected_sha, env=env)
         if result.action not in ("wait", "updated"):
+            return result
+        if result.action == "updated" and expected_sha:
+            # the update made a new head; --sha pins the old one, which can never be merged now
+            result.message += f"; --sha {short(expected_sha)} can no longer be merged: the new head needs its " \
+                              f"own build"
             return result
         remaining = end - clock()
         if remaining <= 0:

@@ -213,6 +213,35 @@ def test_head_moved_between_the_gate_and_the_merge_call_is_refused(m):
     assert m.gh.pull(number)["merged"] is False and m.merges_on_main() == []
 
 
+def test_target_moved_between_the_gate_and_the_merge_call_is_updated_not_merged(m):
+    """GitHub would merge the tested head into a target nobody tested it with: jdci looks again and updates."""
+    number, tested = m.pr("feature/target-race")
+    config = load(m.config)
+    from jenkins_docker_ci.config import Secrets
+    from jenkins_docker_ci.scm import connect
+
+    host = connect(config, Secrets(github_token="jdci-bot"))
+
+    def land_on_main(pr: Any) -> None:
+        assert m.gh.control("POST", "/commits", json={"branch": "main", "message": "someone else's change",
+                                                      "files": {"other.txt": "x"}}).status_code == 201
+
+    result = merging.attempt(config, Secrets(github_token="jdci-bot"), host, number, before_merge=land_on_main)
+    assert result.action == "updated" and result.code == 75 and result.outcome.merged is False
+    assert m.gh.pull(number)["merged"] is False and m.merges_on_main() == []
+    assert m.gh.pull(number)["head"]["sha"] != tested  # updated: the new head waits for its own checks
+
+
+def test_wait_with_a_pinned_sha_on_a_behind_branch_stops_after_the_update(m):
+    number, tested = m.pr("feature/pinned-behind")
+    assert m.gh.control("POST", "/commits", json={"branch": "main", "message": "main moves",
+                                                  "files": {"moved.txt": "x"}}).status_code == 201
+    code, result, err = m.merge(number, "--sha", tested, "--wait", "--timeout", "30")
+    assert code == 75, err
+    assert "can no longer be merged" in result["message"]
+    assert m.gh.pull(number)["merged"] is False
+
+
 # -- checks -------------------------------------------------------------------------------------------------------
 def test_required_check_never_reported_waits_then_blocks_naming_the_near_match(sandbox, tmp_path, unique, capsys,
                                                                               monkeypatch):
