@@ -37,7 +37,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _change_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the change (default: Jenkins' CHANGE_* variables)")
-    group.add_argument("--pr", type=int, metavar="N", help="pull request number (CHANGE_ID)")
+    group.add_argument("--pr", type=_positive_int, metavar="N", help="pull request number (CHANGE_ID)")
     group.add_argument("--title", help="pull request title (CHANGE_TITLE)")
     group.add_argument("--branch", help="source branch (CHANGE_BRANCH)")
     group.add_argument("--target", help="target branch (CHANGE_TARGET)")
@@ -89,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="gate, then merge the evaluated head of a pull request (or --sweep them all)")
     _common(p)
     _change_flags(p)
-    p.add_argument("--sha", help="the head that was tested (provider git: default GIT_COMMIT); another head is "
+    p.add_argument("--sha", type=_full_sha, help="the head that was tested (provider git: default GIT_COMMIT); another head is "
                                  "refused")
     p.add_argument("--dry-run", action="store_true", help="evaluate and say what would be done; write nothing")
     p.add_argument("--wait", action="store_true", help="look again with backoff until merged, blocked or the "
                                                        "deadline ([merge] wait_timeout); exit 75 at the deadline")
-    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: seconds before giving up")
+    p.add_argument("--timeout", type=_seconds, metavar="S", help="with --wait: seconds before giving up")
     p.add_argument("--sweep", action="store_true", help="every open pull request: merge those that pass")
     p.set_defaults(func=_lazy("jenkins_docker_ci.commands.merge", "cmd_merge"))
 
@@ -107,6 +107,32 @@ def build_parser() -> argparse.ArgumentParser:
     _change_flags(t)
     t.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_ticket_transition"))
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a pull request number (1 or more)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{value:g} s is not between 0 and 86400")
+    return value
+
+
+def _full_sha(text: str) -> str:
+    if not (len(text) == 40 and all(c in "0123456789abcdef" for c in text.lower())):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a full 40-character commit SHA (git rev-parse HEAD)")
+    return text.lower()
 
 
 def _version() -> str:

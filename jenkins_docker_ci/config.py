@@ -220,6 +220,15 @@ def _validate(config: Config) -> None:
         if (value or required) and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{config.source}: {name} = {value!r} is not an http(s) URL")
 
+    events = ("opened", "checks_failed", "merged", "closed")
+    for event, name in config.jira.transitions.items():
+        if event not in events:
+            close = difflib.get_close_matches(event, events, n=1)
+            raise ConfigError(f"{config.source}: [jira.transitions] {event!r} is not a lifecycle event"
+                              + (f"; did you mean {close[0]!r}?" if close else f"; use one of {', '.join(events)}"))
+        if not name.strip() or name.strip().isdigit():
+            raise ConfigError(f"{config.source}: [jira.transitions] {event} = {name!r} is not a transition name "
+                              f"(e.g. \"In Review\")")
     url("scm.api_url", config.scm.api_url, required=config.scm.provider == "github")
     url("jira.url", config.jira.url)
     url("jenkins.url", config.jenkins.url)

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 from jenkins_docker_ci import cli
 from jenkins_docker_ci.errors import ServiceError
@@ -19,6 +21,17 @@ def test_bad_usage_with_json_prints_one_object_and_exits_2(capsys):
     payload = json.loads(out)
     assert payload["error"]["kind"] == "usage" and "--pr" in payload["error"]["message"]
     assert "[error]" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["merge", "--pr", "0"], "0 is not a pull request number"),
+    (["merge", "--pr", "-1"], "is not a pull request number"),
+    (["merge", "--pr", "1", "--sha", "abc1234"], "not a full 40-character commit SHA"),
+    (["merge", "--pr", "1", "--wait", "--timeout", "-5"], "-5 s is not between 0 and 86400"),
+])
+def test_bad_values_are_refused_before_any_work(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code == 2 and message in json.loads(out)["error"]["message"]
 
 
 def test_unknown_command_is_usage_error(capsys):

@@ -73,6 +73,9 @@ def test_secrets_from_env_never_in_repr():
     ('[[checks.http]]\nname = "a"\n[[checks.http]]\nname = "a"\n', "must be unique: a"),
     ('[scm]\ntoken = "x"\n', "set GITHUB_TOKEN in the environment"),
     ('[jira]\nurl = "jira.example.com"\n', "jira.url"),
+    ('[jira.transitions]\nmergd = "Done"\n', "'mergd' is not a lifecycle event; did you mean 'merged'"),
+    ('[jira.transitions]\ntimeout = 5\n', "'timeout' is not a lifecycle event"),
+    ('[jira.transitions]\nmerged = 5\n', "merged = '5' is not a transition name"),
 ])
 def test_values_are_validated_at_load(tmp_path, text, message):
     (tmp_path / "jdci.toml").write_text(text)
