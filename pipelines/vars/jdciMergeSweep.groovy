@@ -3,6 +3,8 @@
  * Jenkins does not rebuild when someone approves, so approvals given after the PR build are merged here.
  *
  *   jdciMergeSweep()
+ *
+ * Needs the Pipeline Utility Steps plugin (readJSON). Exit 75 (a PR still waits) is not a failure.
  */
 def call(Map options = [:]) {
     String jdci = options.get('jdci', 'jdci')

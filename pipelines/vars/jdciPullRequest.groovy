@@ -9,6 +9,7 @@
  * Credentials come from Jenkins credentials bound to the variables jdci reads (never from files):
  * GITHUB_TOKEN, JIRA_USER/JIRA_TOKEN, REGISTRY_USER/REGISTRY_PASSWORD, SLACK_WEBHOOK_URL.
  * Exit codes: 0 done (merged or waiting for reviews), 1 said no, 2 bad config, 3 internal, 4 service down.
+ * Needs the Pipeline Utility Steps plugin (readJSON) and the JUnit plugin (junit).
  */
 def call(Map options = [:]) {
     String jdci = options.get('jdci', 'jdci')
