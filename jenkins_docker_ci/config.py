@@ -96,11 +96,19 @@ class ChecksConfig:
     http: tuple[HttpCheck, ...] = ()
 
 
+# GitHub's author_association values, for [gate] approvals_from; the first three have write access.
+AUTHOR_ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER",
+                       "MANNEQUIN", "NONE")
+
+
 @dataclass(frozen=True)
 class GateConfig:
     required_checks: tuple[str, ...] = ("jdci/*",)
     approvals: int = 1
     approvals_on_head_only: bool = False
+    # reviewers whose approvals and change requests count, by GitHub's author_association; the default is
+    # GitHub's own rule (write access); empty = anyone's
+    approvals_from: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
     thumbs_up: int = 0
     blocking_labels: tuple[str, ...] = ("do-not-merge",)
     blocking_title_patterns: tuple[str, ...] = (r"^\s*(WIP|\[WIP\]|Draft:)",)
@@ -248,6 +256,10 @@ def _validate(config: Config) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{config.source}: checks.http names must be unique: {', '.join(duplicates)}")
+    unknown = [a for a in config.gate.approvals_from if a.upper() not in AUTHOR_ASSOCIATIONS]
+    if unknown:
+        raise ConfigError(f"{config.source}: gate.approvals_from: {', '.join(repr(a) for a in unknown)} is not a "
+                          f"GitHub author_association; use {', '.join(AUTHOR_ASSOCIATIONS)}")
     if config.image.repository:
         from .images import repository_problem
 

@@ -1,9 +1,10 @@
 """`jdci demo`: a FRESH scenario in the sandbox every time, then the real `jdci pr` on it.
 
 New repository (the sample app on `main`, a feature branch with one change), a new JIRA ticket, a pull request
-opened by alice and approved by bob - all through the sandbox's public REST APIs and real git pushes, exactly
-what people and other bots do on the real services. Then the pipeline runs as a Jenkins PR build would: in a
-detached checkout of the PR head, with its own token. Running it again creates another scenario and merges again.
+opened by alice and approved by bob, a collaborator with write access - all through the sandbox's public REST
+APIs and real git pushes, exactly what people and other bots do on the real services. Then the pipeline runs as
+a Jenkins PR build would: in a detached checkout of the PR head, with its own token. Running it again creates
+another scenario and merges again.
 """
 from __future__ import annotations
 
@@ -118,9 +119,13 @@ def seed_ticket(jira: str) -> str:
     return created["key"]
 
 
-def create_repository(github: str, repository: str) -> str:
+def create_repository(github: str, repository: str, collaborators: tuple[str, ...] = (REVIEWER,)) -> str:
+    """A new repository created by the author (its owner), with `collaborators` given write access: GitHub
+    counts only approvals from people with write access, and so does the gate ([gate] approvals_from)."""
     org, name = repository.split("/", 1)
     repo = _api("POST", f"{github}/orgs/{org}/repos", AUTHOR, json={"name": name, "private": False})
+    for user in collaborators:
+        _api("PUT", f"{github}/repos/{repository}/collaborators/{user}", AUTHOR, json={"permission": "push"})
     return repo["clone_url"]
 
 

@@ -6,6 +6,11 @@ a check that has not reported, `mergeable: null`, a Jenkins build of another com
 can do is make jdci wait. Every rule always appears in the reasons (a disabled one says so, status "ok"), so
 `jdci gate --json` explains each case the same way.
 
+Reviews count as GitHub counts them for required reviews: each reviewer's latest approval or change request,
+never the author's own, and only from reviewers whose `author_association` is in [gate] approvals_from (by
+default OWNER, MEMBER, COLLABORATOR: people with write access). Approvals and change requests from anyone else
+are named in the detail as ignored; a drive-by "request changes" does not block, as on GitHub.
+
 Rules, in the order they are reported: state, draft, fork, title, labels, required_checks, approvals,
 changes_requested, thumbs_up, tickets, jenkins, up_to_date, mergeable.
 """
@@ -195,8 +200,10 @@ def _approvals(g: GateInput) -> Reason:
     needed = g.config.approvals
     latest = _latest_reviews(g.reviews, g.pr.author)
     approved = [r for r in latest.values() if r.state == "APPROVED"]
-    counted = [r for r in approved if not g.config.approvals_on_head_only or r.commit_sha == g.pr.head_sha]
-    older = [r for r in approved if r not in counted]
+    valid = [r for r in approved if _counts(g.config, r)]
+    ignored = [r for r in approved if r not in valid]
+    counted = [r for r in valid if not g.config.approvals_on_head_only or r.commit_sha == g.pr.head_sha]
+    older = [r for r in valid if r not in counted]
     if needed == 0:
         return Reason("approvals", "ok", f"none required ({len(approved)} given)")
     detail = f"{len(counted)} of {needed} approvals"
@@ -205,18 +212,23 @@ def _approvals(g: GateInput) -> Reason:
     if older:
         detail += (f"; not counted, given on older commits (approvals_on_head_only): "
                    f"{', '.join(f'{r.user} on {short(r.commit_sha)}' for r in older)}")
+    detail += _ignored(ignored)
     if len(counted) >= needed:
         return Reason("approvals", "ok", detail)
     return Reason("approvals", "pending", detail)
 
 
 def _changes_requested(g: GateInput) -> Reason:
+    """Only change requests from reviewers whose approvals would count block (GitHub's rule for required reviews:
+    anyone may comment, but a drive-by "request changes" does not stop a merge); the others are named."""
     latest = _latest_reviews(g.reviews, g.pr.author)
-    requested = [r.user for r in latest.values() if r.state == "CHANGES_REQUESTED"]
-    if requested:
+    requests = [r for r in latest.values() if r.state == "CHANGES_REQUESTED"]
+    blocking = [r.user for r in requests if _counts(g.config, r)]
+    ignored = _ignored([r for r in requests if not _counts(g.config, r)])
+    if blocking:
         return Reason("changes_requested", "failed",
-                      f"changes requested by {', '.join(requested)}; address them and ask for a new review")
-    return Reason("changes_requested", "ok", "no changes requested")
+                      f"changes requested by {', '.join(blocking)}; address them and ask for a new review{ignored}")
+    return Reason("changes_requested", "ok", f"no changes requested{ignored}")
 
 
 def _thumbs_up(g: GateInput) -> Reason:
@@ -349,6 +361,29 @@ def _latest_reviews(reviews: Sequence[Review], author: str) -> dict[str, Review]
         elif review.state == "DISMISSED":
             standing.pop(review.user, None)
     return standing
+
+
+# Associations GitHub gives people without write access to the repository.
+_NO_WRITE_ACCESS = {"CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE"}
+
+
+def _counts(config: GateConfig, review: Review) -> bool:
+    """Whether the reviewer's association is one [gate] approvals_from accepts (empty: anyone's)."""
+    allowed = {a.upper() for a in config.approvals_from}
+    return not allowed or review.author_association.upper() in allowed
+
+
+def _ignored(reviews: Sequence[Review]) -> str:
+    def why(association: str) -> str:
+        if not association:
+            return "no author_association reported"
+        if association.upper() in _NO_WRITE_ACCESS:
+            return f"{association}: no write access"
+        return f"{association}: not in [gate] approvals_from"
+
+    if not reviews:
+        return ""
+    return "; ignored: " + ", ".join(f"{r.user} ({why(r.author_association)})" for r in reviews)
 
 
 def _parse_time(value: str) -> datetime | None:

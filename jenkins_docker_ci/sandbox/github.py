@@ -10,6 +10,23 @@ branch ref when asked; `mergeable` comes from a trial `git merge-tree`; a merge 
 the base makes the merge fail instead of losing a commit. The rules GitHub has are answered as GitHub answers
 them: self-approval 422, merge with a stale `sha` 409, unmergeable 405, deleting a missing branch 422.
 
+Who may do what: the user who created a repository owns it (OWNER; for an organisation's repository too) and
+is its admin; members of an organisation (added through the control API below) are MEMBER of its repositories
+and may push; `PUT /repos/{o}/{r}/collaborators/{user}` ({"permission"?: pull|triage|push|maintain|admin,
+default push}; owner and admin collaborators only, else 403) makes a user a COLLABORATOR at once - GitHub sends
+an invitation the user must accept; the sandbox answers GitHub's 201 with an invitation body and accepts it on
+the spot, and 204 when the user already had access (the permission is updated). `GET .../collaborators/{user}`
+answers 204 (owner, member or collaborator) or 404, `DELETE` removes one. `author_association` on pull
+requests, reviews and issue comments is computed from this, strongest first: OWNER, MEMBER, COLLABORATOR,
+CONTRIBUTOR (authored a commit on the default branch: known by the author email LOGIN@users.noreply.github.com
+or an author name equal to the login), else NONE; a repository's `permissions` for the viewer likewise. Access
+is reported, not enforced, except where the API says so: adding collaborators (admin) and dismissing a review
+(write access, else 403); anyone may review, comment, react, post statuses or merge, as jdci's tests need.
+
+`PUT .../pulls/{n}/reviews/{id}/dismissals` {"message"} turns an APPROVED or CHANGES_REQUESTED review into
+DISMISSED (200, the review); other states get 422. `GET .../branches/{branch}` is GitHub's "get a branch" (the
+head commit; `protected` when the up-to-date rule below is on) or 404 "Branch not found".
+
 `GET .../compare/BASE...HEAD` answers `status`, `ahead_by` and `behind_by` from the real history (jdci's "is the
 branch up to date with its target"); its commits carry no files or stats.
 
@@ -29,6 +46,8 @@ Control API (under /_sandbox/, besides reset/faults/requests from server.py; no 
   POST /_sandbox/repos/{o}/{r}/pulls/{n}/mergeable-null  {"reads": N}: the next N reads say mergeable null
   PUT  /_sandbox/repos/{o}/{r}/branches/{branch}/up-to-date  {"required": true|false}: the "require branches to
         be up to date before merging" rule; when on, merging a PR that is behind gets 405
+  PUT  /_sandbox/orgs/{org}/members/{user}   make `user` a member of organisation `org` (MEMBER of all its
+        repositories, may push) -> 200 {"org", "members"}; DELETE removes the membership -> 204
 """
 from __future__ import annotations
 

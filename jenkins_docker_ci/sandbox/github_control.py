@@ -1,5 +1,6 @@
 """The GitHub sandbox's own control API (documented in github.py): scripted pushes and commits, back-dated
-statuses and check runs, a `mergeable: null` window and the "require branches to be up to date" rule.
+statuses and check runs, a `mergeable: null` window, the "require branches to be up to date" rule and the
+members of organisations.
 
 It builds on CheckRoutes because a back-dated status or check run is the same record the REST API writes."""
 from __future__ import annotations
@@ -14,6 +15,8 @@ from .github_records import now_iso
 from .gitstore import Person
 from .server import Request, Response
 
+ORG_MEMBER = r"/_sandbox/orgs/(?P<org>[^/]+)/members/(?P<user>[^/]+)"
+
 
 class ControlRoutes(CheckRoutes):
     def _routes_control(self) -> None:
@@ -24,6 +27,8 @@ class ControlRoutes(CheckRoutes):
         r("POST", CONTROL + r"/check-runs", self.control_check_run)
         r("POST", CONTROL + PULL + r"/mergeable-null", self.control_mergeable_null)
         r("PUT", CONTROL + r"/branches/(?P<branch>.+)/up-to-date", self.control_up_to_date)
+        r("PUT", ORG_MEMBER, self.control_add_member)
+        r("DELETE", ORG_MEMBER, self.control_remove_member)
 
     def _commit_to_branch(self, path: Path, branch: str, data: dict[str, Any], author: str,
                           start: str | None = None) -> str:
@@ -91,3 +96,14 @@ class ControlRoutes(CheckRoutes):
         else:
             repo.up_to_date_branches.discard(branch)
         return Response(200, {"branch": branch, "required": branch in repo.up_to_date_branches})
+
+    def control_add_member(self, request: Request) -> Response:
+        org = request.params["org"]
+        self.orgs.add(org.lower())
+        members = self.members_of(org)
+        members.add(request.params["user"].lower())
+        return Response(200, {"org": org, "members": sorted(members)})
+
+    def control_remove_member(self, request: Request) -> Response:
+        self.members_of(request.params["org"]).discard(request.params["user"].lower())
+        return Response(204)

@@ -7,6 +7,7 @@ github.py combines them into GitHubService.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import time
 from pathlib import Path
@@ -48,6 +49,8 @@ class GitHubCore(Service):
         self.store.remove_all()
         self.repos: dict[str, Repo] = {}
         self.orgs: set[str] = set()
+        self.org_members: dict[str, set[str]] = {}  # organisation (lower case) -> member logins (lower case)
+        self.authored: dict[tuple[str, str, str], bool] = {}  # (repository, default head, login) -> contributor?
         self.comments: dict[int, tuple[Repo, CommentRecord]] = {}
         self.rate: dict[str, tuple[int, int]] = {}  # user -> (window reset epoch, used)
         self.merge_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -128,6 +131,34 @@ class GitHubCore(Service):
         if found is None:
             raise self.not_found()
         return found
+
+    def members_of(self, org: str) -> set[str]:
+        """The organisation's member set, shared by all its repositories (see Repo.org_members)."""
+        return self.org_members.setdefault(org.lower(), set())
+
+    def association(self, repo: Repo, login: str) -> str:
+        """`author_association` (js.association); CONTRIBUTOR costs a look at the default branch's history."""
+        found = js.association(repo, login)
+        if found != "NONE":
+            return found
+        return js.association(repo, login, contributor=self._authored_default_branch(repo, login))
+
+    def _authored_default_branch(self, repo: Repo, login: str) -> bool:
+        """Whether `login` authored a commit on the default branch. Without GitHub's verified emails, the sandbox
+        knows a user's commits by the identity it writes itself (LOGIN@users.noreply.github.com) or by an author
+        name equal to the login."""
+        head = self.store.branch(repo.path, repo.default_branch)
+        if head is None or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", login):  # logins need no escaping
+            return False
+        key = (str(repo.path), head, login.lower())
+        if key not in self.authored:
+            pattern = rf"^{login} <|<{login}@users\.noreply\.github\.com>$"
+            found = self.store.git(repo.path, "log", "-1", "--format=%H", "-i", "-E", f"--author={pattern}", head,
+                                   check=False)
+            if len(self.authored) > 2000:
+                self.authored.clear()
+            self.authored[key] = bool(found)
+        return self.authored[key]
 
     def pull(self, request: Request) -> tuple[Repo, PullRecord]:
         repo = self.repo(request)

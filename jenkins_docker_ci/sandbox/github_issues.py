@@ -37,7 +37,7 @@ class IssueRoutes(GitHubCore):
             "created_at": comment.created_at,
             "updated_at": comment.updated_at,
             "issue_url": f"{api}/issues/{comment.number}",
-            "author_association": js.association(repo, comment.user),
+            "author_association": self.association(repo, comment.user),
         }
         if single:
             body["pin"] = None

@@ -95,7 +95,7 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
     full = repo.full_name
     api = urls.repo_api(full)
     html = urls.repo_html(full)
-    admin = repo.owned_by(viewer)
+    admin = repo.permission(viewer) == "admin"
     open_issues = sum(1 for pr in repo.pulls.values() if pr.state == "open")
     body: dict[str, Any] = {
         "id": repo.id,
@@ -174,7 +174,7 @@ def repository(urls: Urls, repo: "Repo", viewer: str | None, *, keys: tuple[str,
         "pushed_at": repo.pushed_at,
         "created_at": repo.created_at,
         "updated_at": repo.updated_at,
-        "permissions": {"admin": admin, "push": viewer is not None, "pull": True},
+        "permissions": {"admin": admin, "push": repo.can_push(viewer), "pull": True},
         "allow_rebase_merge": True,
         "template_repository": None,
         "temp_clone_token": "",
@@ -217,7 +217,8 @@ def labels(urls: Urls, repo: "Repo", pr: "PullRecord") -> list[dict[str, Any]]:
 
 
 def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None, *, head_sha: str,
-                 base_sha: str, full: bool, computed: dict[str, Any] | None = None) -> dict[str, Any]:
+                 base_sha: str, full: bool, author_association: str,
+                 computed: dict[str, Any] | None = None) -> dict[str, Any]:
     """A pull request; `full` adds what only GET/POST/PATCH of one PR carry (mergeable, merged, counts)."""
     api = urls.repo_api(repo.full_name)
     html = f"{urls.repo_html(repo.full_name)}/pull/{pr.number}"
@@ -279,7 +280,7 @@ def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None,
             "commits": {"href": f"{self_url}/commits"},
             "statuses": {"href": f"{api}/statuses/{head_sha}"},
         },
-        "author_association": association(repo, pr.author),
+        "author_association": author_association,
         "auto_merge": None,
         "draft": pr.draft,
     }
@@ -302,10 +303,17 @@ def pull_request(urls: Urls, repo: "Repo", pr: "PullRecord", viewer: str | None,
     return body
 
 
-def association(repo: "Repo", login: str) -> str:
+def association(repo: "Repo", login: str, *, contributor: bool = False) -> str:
+    """GitHub's `author_association` of `login` with `repo`, strongest first: OWNER (the owner, or who created
+    it), MEMBER (of the owning organisation), COLLABORATOR (added to the repository, any permission), CONTRIBUTOR
+    (`contributor`: has authored a commit on the default branch), else NONE."""
     if repo.owned_by(login):
         return "OWNER"
-    return "CONTRIBUTOR"
+    if login.lower() in repo.org_members:
+        return "MEMBER"
+    if login.lower() in repo.collaborators:
+        return "COLLABORATOR"
+    return "CONTRIBUTOR" if contributor else "NONE"
 
 
 def error(message: str, errors: list[Any] | None = None) -> dict[str, Any]:

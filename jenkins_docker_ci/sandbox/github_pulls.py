@@ -58,7 +58,7 @@ class PullRequestRoutes(GitHubCore):
                     "clean" if computed["up_to_date"] else "behind"
                 computed.update(mergeable=clean, rebaseable=clean, mergeable_state=state)
         return js.pull_request(self.urls, repo, pr, viewer, head_sha=head, base_sha=base, full=full,
-                               computed=computed)
+                               author_association=self.association(repo, pr.author), computed=computed)
 
     def create_pull(self, request: Request) -> Response:
         repo = self.repo(request)

@@ -130,6 +130,10 @@ class Repo:
     statuses: list[StatusRecord] = field(default_factory=list)
     check_runs: list[CheckRunRecord] = field(default_factory=list)
     up_to_date_branches: set[str] = field(default_factory=set)
+    collaborators: dict[str, str] = field(default_factory=dict)  # login (lower case) -> permission (pull, push...)
+    # The owning organisation's members (lower case): the one set the service keeps for that organisation, shared
+    # by all its repositories, so a member added later is a member everywhere at once. Empty for a user's repo.
+    org_members: set[str] = field(default_factory=set)
 
     @property
     def full_name(self) -> str:
@@ -144,5 +148,26 @@ class Repo:
         return root
 
     def owned_by(self, login: str | None) -> bool:
-        return login is not None and login in (self.owner, self.creator)
+        return login is not None and login.lower() in (self.owner.lower(), self.creator.lower())
+
+    def permission(self, login: str | None) -> str:
+        """The user's role here, as GitHub's collaborator permission: admin, maintain, push, triage, pull, or ""
+        (no access beyond what a public repository gives everyone)."""
+        if login is None:
+            return ""
+        if self.owned_by(login):
+            return "admin"
+        granted = self.collaborators.get(login.lower(), "")
+        if granted:
+            return granted
+        # Organisation members get the base permission; GitHub's default base permission is read, but the
+        # sandbox's members are the team that works on the code, so they may push.
+        return "push" if login.lower() in self.org_members else ""
+
+    def can_push(self, login: str | None) -> bool:
+        return self.permission(login) in WRITE_PERMISSIONS
+
+
+WRITE_PERMISSIONS = ("push", "maintain", "admin")
+PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
 

@@ -1,5 +1,5 @@
 """GitHub sandbox routes for repositories: the user, creating repositories (user and organisation), forks,
-compare, and git over smart HTTP (clone, fetch, push) on the bare repositories."""
+collaborators, branches, compare, and git over smart HTTP (clone, fetch, push) on the bare repositories."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from . import github_json as js
 from .github_core import API, REPO, GitHubCore
-from .github_records import Repo, now_iso
+from .github_records import PERMISSIONS, Repo, now_iso
 from .gitstore import Person
 from .server import Request, Response
 
@@ -23,6 +23,10 @@ class RepositoryRoutes(GitHubCore):
         r("POST", API + r"/orgs/(?P<org>[^/]+)/repos", self.create_org_repo)
         r("GET", REPO, self.get_repo)
         r("POST", REPO + r"/forks", self.create_fork)
+        r("GET", REPO + r"/collaborators/(?P<user>[^/]+)", self.check_collaborator)
+        r("PUT", REPO + r"/collaborators/(?P<user>[^/]+)", self.add_collaborator)
+        r("DELETE", REPO + r"/collaborators/(?P<user>[^/]+)", self.remove_collaborator)
+        r("GET", REPO + r"/branches/(?P<branch>.+)", self.get_branch)
         r("GET", REPO + r"/compare/(?P<basehead>.+)", self.compare)
         r("GET", GIT_PATH, self.git_http)
         r("POST", GIT_PATH, self.git_http)
@@ -49,7 +53,7 @@ class RepositoryRoutes(GitHubCore):
         repo = Repo(owner=owner, name=name, id=self.new_id(), path=self.store.path(owner, name), org=org,
                     creator=request.user or owner, private=bool(data.get("private", False)),
                     description=data.get("description"), default_branch="main", created_at=stamp,
-                    updated_at=stamp, pushed_at=None)
+                    updated_at=stamp, pushed_at=None, org_members=self.members_of(owner) if org else set())
         self.store.init(repo.path, repo.default_branch)
         if data.get("auto_init"):
             sha = self.store.commit_files(repo.path, None, {"README.md": f"# {name}\n"}, "Initial commit",
@@ -79,10 +83,95 @@ class RepositoryRoutes(GitHubCore):
                     updated_at=stamp, pushed_at=source.pushed_at, parent=source)
         if fork.org:
             self.orgs.add(owner.lower())
+            fork.org_members = self.members_of(owner)
         self.store.fork(source.path, fork.path)
         source.forks.append(fork)
         self.add_repo(fork)
         return Response(202, js.repository(self.urls, fork, request.user))
+
+    # -- collaborators ---------------------------------------------------------------------------------------
+    def _admin(self, request: Request, repo: Repo) -> None:
+        if repo.permission(request.user) != "admin":
+            raise self.error(403, "Must have admin rights to Repository.")
+
+    def check_collaborator(self, request: Request) -> Response:
+        """204 when the user has access beyond the public's (owner, organisation member, collaborator), else 404."""
+        repo = self.repo(request)
+        if repo.permission(request.params["user"]):
+            return Response(204)
+        raise self.not_found()
+
+    def add_collaborator(self, request: Request) -> Response:
+        """GitHub answers 201 with an invitation the invitee must accept, and 204 when the user already has access
+        (an existing collaborator gets the new permission). The sandbox accepts the invitation at once: a 201 user
+        is a collaborator straight away."""
+        repo = self.repo(request)
+        self._admin(request, repo)
+        login = request.params["user"]
+        permission = str(self.body(request).get("permission") or "push")
+        if permission not in PERMISSIONS:
+            raise self.failed("Repository", "invalid", "permission")
+        if repo.owned_by(login):
+            raise self.failed("Repository", "custom", message="Repository owner cannot be a collaborator")
+        known = login.lower() in repo.collaborators or login.lower() in repo.org_members
+        repo.collaborators[login.lower()] = permission
+        if known:
+            return Response(204)
+        invitation = self.new_id()
+        html = self.urls.repo_html(repo.full_name)
+        return Response(201, {
+            "id": invitation,
+            "node_id": js.node_id("RepositoryInvitation", invitation),
+            "repository": js.repository(self.urls, repo, request.user, keys=js.MINIMAL_REPO_KEYS),
+            "invitee": js.user(self.urls, login),
+            "inviter": js.user(self.urls, request.user or ""),
+            "permissions": {"pull": "read", "push": "write"}.get(permission, permission),
+            "created_at": now_iso(),
+            "expired": False,
+            "url": f"{self.urls.api}/user/repository_invitations/{invitation}",
+            "html_url": f"{html}/invitations",
+        })
+
+    def remove_collaborator(self, request: Request) -> Response:
+        repo = self.repo(request)
+        self._admin(request, repo)
+        repo.collaborators.pop(request.params["user"].lower(), None)
+        return Response(204)
+
+    # -- branches --------------------------------------------------------------------------------------------
+    def get_branch(self, request: Request) -> Response:
+        """GitHub's "get a branch": the branch, its head commit and its protection (the sandbox's one rule,
+        "require branches to be up to date", is the strict required status check); 404 "Branch not found"."""
+        repo = self.repo(request)
+        name = request.params["branch"]
+        sha = self.store.branch(repo.path, name)
+        if sha is None:
+            raise self.error(404, "Branch not found")
+        api, html = self.urls.repo_api(repo.full_name), self.urls.repo_html(repo.full_name)
+        raw = self.store.git(repo.path, "log", "-1", "--format=%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI"
+                             "%x00%B", sha)
+        tree, parents, an, ae, ad, cn, ce, cd, message = raw.split("\x00", 8)
+        protected = name in repo.up_to_date_branches
+        return Response(200, {
+            "name": name,
+            "commit": {
+                "sha": sha, "node_id": js.node_id("Commit", int(sha[:7], 16)), "url": f"{api}/commits/{sha}",
+                "html_url": f"{html}/commit/{sha}", "comments_url": f"{api}/commits/{sha}/comments",
+                "commit": {"author": {"name": an, "email": ae, "date": ad},
+                           "committer": {"name": cn, "email": ce, "date": cd}, "message": message.rstrip("\n"),
+                           "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+                           "url": f"{api}/git/commits/{sha}", "comment_count": 0},
+                "author": None, "committer": None,
+                "parents": [{"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{html}/commit/{p}"}
+                            for p in parents.split()],
+            },
+            "_links": {"self": f"{api}/branches/{name}", "html": f"{html}/tree/{name}"},
+            "protected": protected,
+            "protection": {"enabled": protected, "required_status_checks": {
+                "enforcement_level": "non_admins" if protected else "off", "contexts": [], "checks": [],
+                "strict": protected}},
+            "protection_url": f"{api}/branches/{name}/protection",
+        })
 
     def compare(self, request: Request) -> Response:
         """GET /repos/{o}/{r}/compare/BASE...HEAD: how far HEAD is ahead of and behind BASE (the `behind_by` jdci

@@ -1,4 +1,5 @@
-"""GitHub sandbox routes for pull request reviews (GitHub's rule included: no approving your own pull request)."""
+"""GitHub sandbox routes for pull request reviews (GitHub's rule included: no approving your own pull request) and
+their dismissal (only an approval or a change request can be dismissed, by someone with write access)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,6 +17,7 @@ class ReviewRoutes(GitHubCore):
         r = self.route
         r("GET", REPO + PULL + r"/reviews", self.list_reviews)
         r("POST", REPO + PULL + r"/reviews", self.create_review)
+        r("PUT", REPO + PULL + r"/reviews/(?P<id>\d+)/dismissals", self.dismiss_review)
 
     def review_json(self, repo: Repo, pr: PullRecord, review: ReviewRecord) -> dict[str, Any]:
         html = f"{self.urls.repo_html(repo.full_name)}/pull/{pr.number}#pullrequestreview-{review.id}"
@@ -31,7 +33,7 @@ class ReviewRoutes(GitHubCore):
             "_links": {"html": {"href": html}, "pull_request": {"href": pr_url}},
             "submitted_at": review.submitted_at,
             "commit_id": review.commit_id,
-            "author_association": js.association(repo, review.user),
+            "author_association": self.association(repo, review.user),
         }
 
     def list_reviews(self, request: Request) -> Response:
@@ -54,5 +56,26 @@ class ReviewRoutes(GitHubCore):
                               commit_id=str(data.get("commit_id") or self.head_sha(pr)),
                               submitted_at=now_iso() if event else None)
         pr.reviews.append(review)
+        self.touch(pr)
+        return Response(200, self.review_json(repo, pr, review))
+
+    def dismiss_review(self, request: Request) -> Response:
+        """PUT .../reviews/{id}/dismissals {"message"}: the review's state becomes DISMISSED (it stays in the list,
+        as on GitHub, and no longer counts)."""
+        repo, pr = self.pull(request)
+        review = next((r for r in pr.reviews if r.id == int(request.params["id"])), None)
+        if review is None:
+            raise self.not_found()
+        if not repo.can_push(request.user):
+            raise self.error(403, "Must have push access to dismiss a pull request review.")
+        data = self.body(request)
+        if not data.get("message"):
+            raise self.failed("PullRequestReview", "missing_field", "message")
+        if data.get("event") not in (None, "DISMISS"):
+            raise self.failed("PullRequestReview", "invalid", "event")
+        if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
+            what = review.state.lower().replace("_", " ")
+            raise self.invalid("Unprocessable Entity", [f"Can not dismiss a {what} pull request review"])
+        review.state = "DISMISSED"
         self.touch(pr)
         return Response(200, self.review_json(repo, pr, review))

@@ -40,6 +40,10 @@ class Review:
     state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
     commit_sha: str
     submitted_at: str = ""
+    # GitHub's relation of the reviewer to the repository: OWNER, MEMBER, COLLABORATOR (these have write access),
+    # CONTRIBUTOR, FIRST_TIME_CONTRIBUTOR, FIRST_TIMER, MANNEQUIN, NONE; "" = not reported. [gate] approvals_from
+    # says which count.
+    author_association: str = ""
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,8 @@ class GitHub:
 
     def reviews(self, number: int) -> list[Review]:
         return [Review(user=(item.get("user") or {}).get("login", ""), state=item["state"],
-                       commit_sha=item.get("commit_id") or "", submitted_at=item.get("submitted_at") or "")
+                       commit_sha=item.get("commit_id") or "", submitted_at=item.get("submitted_at") or "",
+                       author_association=item.get("author_association") or "")
                 for item in self._pages(f"{self._repo}/pulls/{number}/reviews", f"list reviews of #{number}",
                                         number=number)]
 

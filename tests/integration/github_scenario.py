@@ -27,7 +27,10 @@ def auth(user: str) -> dict[str, str]:
 class Scenario:
     """One repository on the sandbox, with a working copy for pushing."""
 
-    def __init__(self, server: Any, tmp: Path, name: str, owner: str = "alice", org: bool = False) -> None:
+    def __init__(self, server: Any, tmp: Path, name: str, owner: str = "alice", org: bool = False,
+                 collaborators: tuple[str, ...] = ("bob", "carol")) -> None:
+        """A repository created by `owner` (its OWNER) with `collaborators` added, as GitHub counts approvals and
+        change requests only from people with write access."""
         self.base = server.url
         self.api = server.service.public_url()
         self.service = server.service
@@ -38,6 +41,9 @@ class Scenario:
         response = self.call("POST", path, user=owner, json={"name": name, "auto_init": True})
         assert response.status_code == 201, response.text
         self.repo = response.json()
+        for user in collaborators:
+            if user != owner:
+                self.collaborator(user)
         self.work = tmp / f"wc-{owner}-{name}"
         git(tmp, "clone", "-q", self.clone_url(owner), str(self.work))
 
@@ -98,10 +104,23 @@ class Scenario:
             response = self.repo_call("POST", f"/statuses/{sha}", user="jenkins", json=body)
         assert response.status_code == 201, response.text
 
-    def review(self, number: int, event: str = "APPROVE", user: str = "bob") -> None:
+    def review(self, number: int, event: str = "APPROVE", user: str = "bob") -> dict[str, Any]:
         response = self.repo_call("POST", f"/pulls/{number}/reviews", user=user,
                                   json={"event": event, "body": event.lower()})
         assert response.status_code == 200, response.text
+        return response.json()
+
+    def collaborator(self, user: str, permission: str = "push") -> None:
+        """Give `user` access to the repository, as its owner does (GitHub: 201 invited, 204 already in)."""
+        response = self.repo_call("PUT", f"/collaborators/{user}", user=self.owner, json={"permission": permission})
+        assert response.status_code in (201, 204), response.text
+
+    def dismiss(self, number: int, review_id: int, user: str = "alice", message: str = "outdated"
+                ) -> dict[str, Any]:
+        response = self.repo_call("PUT", f"/pulls/{number}/reviews/{review_id}/dismissals", user=user,
+                                  json={"message": message})
+        assert response.status_code == 200, response.text
+        return response.json()
 
     def pull(self, number: int) -> dict[str, Any]:
         return self.repo_call("GET", f"/pulls/{number}").json()

@@ -107,6 +107,7 @@ def test_ready_pr_merges_the_evaluated_head_and_a_rerun_says_already_merged(m):
     code, dry, _ = m.merge(number, "--dry-run")
     assert code == 0 and dry["action"] == "would-merge" and dry["merged"] is False and dry["merge_sha"] is None
     assert m.gh.writes_since(mark) == [] and m.gh.pull(number)["merged"] is False
+    assert m.gh.repo_call("GET", "/branches/feature/ready").json()["commit"]["sha"] == head
 
     code, result, err = m.merge(number)
     assert code == 0, err
@@ -299,6 +300,67 @@ def test_changes_requested_blocks(m):
     assert code == 1 and reason(gate, "changes_requested")["status"] == "failed"
     code, result, _ = m.merge(number)
     assert code == 1 and "carol" in result["error"]["message"] and result["merged"] is False
+
+
+def test_drive_by_approval_does_not_count_until_the_reviewer_has_write_access(m):
+    number, head = m.pr("feature/drive-by", approve=False)
+    m.gh.review(number, user="mallory")  # no write access: GitHub shows it, branch protection ignores it
+    code, gate = m.gate(number)
+    assert code == 75 and gate["decision"] == "wait"
+    approvals = reason(gate, "approvals")
+    assert approvals == {"rule": "approvals", "status": "pending",
+                         "detail": "0 of 1 approvals; ignored: mallory (NONE: no write access)"}
+    code, result, _ = m.merge(number)
+    assert code == 75 and result["merged"] is False and m.gh.pull(number)["merged"] is False
+
+    m.gh.collaborator("mallory")  # the same approval, now from a collaborator, counts
+    code, gate = m.gate(number)
+    assert code == 0 and reason(gate, "approvals")["detail"] == "1 of 1 approvals (mallory)"
+    code, result, err = m.merge(number)
+    assert code == 0 and result["merged"] is True and result["sha"] == head, err
+
+
+def test_drive_by_change_request_is_named_but_does_not_block(m):
+    number, _ = m.pr("feature/drive-by-changes")
+    m.gh.review(number, "REQUEST_CHANGES", user="mallory")
+    code, gate = m.gate(number)
+    assert code == 0 and gate["decision"] == "merge"
+    assert reason(gate, "changes_requested") == {
+        "rule": "changes_requested", "status": "ok",
+        "detail": "no changes requested; ignored: mallory (NONE: no write access)"}
+
+
+@pytest.mark.parametrize("approvals_from, reviewer, decision, detail", [
+    ('["OWNER"]', "bob", "wait", "0 of 1 approvals; ignored: bob (COLLABORATOR: not in [gate] approvals_from)"),
+    ("[]", "mallory", "merge", "1 of 1 approvals (mallory)"),
+])
+def test_approvals_from_is_configurable(m, approvals_from, reviewer, decision, detail):
+    m.config.write_text(m.config.read_text().replace("approvals = 1\n",
+                                                     f"approvals = 1\napprovals_from = {approvals_from}\n"))
+    number, _ = m.pr(f"feature/from-{reviewer}", approve=False)
+    m.gh.review(number, user=reviewer)
+    code, gate = m.gate(number)
+    assert (gate["decision"], reason(gate, "approvals")["detail"]) == (decision, detail)
+    assert code == {"merge": 0, "wait": 75}[decision]
+
+
+def test_dismissed_approval_no_longer_counts(m):
+    number, _ = m.pr("feature/dismissed", approve=False)
+    approval = m.gh.review(number)
+    assert m.gate(number)[0] == 0
+    assert m.gh.dismiss(number, approval["id"], message="the change was rewritten")["state"] == "DISMISSED"
+    code, gate = m.gate(number)
+    assert code == 75 and reason(gate, "approvals")["detail"] == "0 of 1 approvals"
+    code, result, _ = m.merge(number)
+    assert code == 75 and result["merged"] is False and m.gh.pull(number)["merged"] is False
+
+
+def test_branch_is_kept_when_delete_branch_is_off(m):
+    m.config.write_text(m.config.read_text() + "delete_branch = false\n")
+    number, head = m.pr("feature/keep")
+    code, result, err = m.merge(number)
+    assert code == 0 and result["merged"] is True, err
+    assert m.gh.repo_call("GET", "/branches/feature/keep").json()["commit"]["sha"] == head
 
 
 # -- what GitHub has not computed, and targets that moved ----------------------------------------------------------

@@ -85,7 +85,7 @@ def make_scenario(sandbox, tmp_path: Path, unique: str, *, title: str | None = N
         subprocess.run(["git", "rm", "-q", "Dockerfile"], cwd=workspace, check=True)
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "no dockerfile"],
                        cwd=workspace, check=True)
-    clone_url = demo.create_repository(github, repository)
+    clone_url = demo.create_repository(github, repository, collaborators=("bob", "carol"))
     demo._git(workspace, "remote", "add", "origin", clone_url)
     demo._git(workspace, "push", "-q", "origin", "HEAD:refs/heads/main")
     branch = branch or f"feature/{key}-change"
@@ -129,6 +129,8 @@ def main_log(scenario: Scenario) -> str:
 def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, unique, capsys, monkeypatch,
                                                         no_leaks):
     scenario = make_scenario(sandbox, tmp_path, unique)
+    branch = scenario.pr()["head"]["ref"]
+    assert scenario.api("GET", f"/branches/{branch}").json()["commit"]["sha"] == scenario.head
     code, result, err = run_pr(scenario, capsys, monkeypatch)
     assert code == 0, err
     assert result["tickets"] == [scenario.key]
@@ -149,7 +151,7 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert scenario.ticket()["status"] == "Done"
     comments = scenario.api("GET", f"/issues/{scenario.number}/comments").json()
     assert len([c for c in comments if "jdci:pr-report" in c["body"]]) == 1
-    assert scenario.api("GET", f"/branches/{scenario.pr()['head']['ref']}").status_code == 404  # deleted
+    assert scenario.api("GET", f"/branches/{branch}").status_code == 404  # deleted
     messages = requests.get(f"{scenario.slack.split('/services/')[0]}/_sandbox/messages", timeout=5).json()
     assert [m["text"] for m in messages if scenario.repository + " " in m["text"]] == [
         f":white_check_mark: {scenario.repository} PR #{scenario.number} ({scenario.key}): {scenario.head[:12]} "

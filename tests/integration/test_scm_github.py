@@ -163,10 +163,12 @@ def test_checks_combine_statuses_and_check_runs_across_pages(gh: Scenario) -> No
 def test_reviews_reactions_and_comments(gh: Scenario) -> None:
     pr = gh.pr_with_branch("feature")
     gh.repo_call("POST", "/pulls/1/reviews", user="bob", json={"event": "APPROVE"})
+    gh.repo_call("POST", "/pulls/1/reviews", user="mallory", json={"event": "APPROVE"})
     gh.repo_call("POST", "/issues/1/reactions", user="carol", json={"content": "+1"})
     github = host(gh)
-    [review] = github.reviews(1)
+    review, drive_by = github.reviews(1)
     assert (review.user, review.state, review.commit_sha) == ("bob", "APPROVED", pr["head"]["sha"])
+    assert (review.author_association, drive_by.author_association) == ("COLLABORATOR", "NONE")
     assert [(r.user, r.content) for r in github.reactions(1)] == [("carol", "+1")]
     created = github.create_comment(1, "hello")
     assert github.update_comment(created.id, "bye").body == "bye"

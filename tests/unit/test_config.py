@@ -98,3 +98,22 @@ def test_config_folder_is_named_as_such(tmp_path):
 def test_gate_ticket_rule_follows_jira_unless_set(tmp_path, jira, gate, required):
     (tmp_path / "jdci.toml").write_text(f"[jira]\n{jira}\n[gate]\n{gate}\n")
     assert config.load(cwd=tmp_path).gate.require_ticket is required
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[gate]\napprovals_from = ["COLLABORATORS"]\n', "gate.approvals_from: 'COLLABORATORS' is not a GitHub "
+                                                    "author_association; use OWNER, MEMBER"),
+    ('[gate]\napprovals_from = "OWNER"\n', "gate.approvals_from must be a list"),
+])
+def test_approvals_from_names_are_checked_at_load(tmp_path, text, message):
+    (tmp_path / "jdci.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        config.load(cwd=tmp_path)
+
+
+def test_approvals_from_defaults_to_write_access_and_is_configurable(tmp_path):
+    assert config.GateConfig().approvals_from == ("OWNER", "MEMBER", "COLLABORATOR")
+    (tmp_path / "jdci.toml").write_text('[gate]\napprovals_from = ["owner", "MEMBER"]\n')
+    assert config.load(cwd=tmp_path).gate.approvals_from == ("owner", "MEMBER")  # case does not matter
+    (tmp_path / "jdci.toml").write_text('[gate]\napprovals_from = []\n')
+    assert config.load(cwd=tmp_path).gate.approvals_from == ()

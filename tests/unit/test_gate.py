@@ -36,8 +36,10 @@ def create_pull_request(**over: Any) -> PullRequest:
     return PullRequest(**values)
 
 
-def review(user: str = "bob", state: str = "APPROVED", sha: str = HEAD, minutes_ago: float = 5) -> Review:
-    return Review(user=user, state=state, commit_sha=sha, submitted_at=iso(minutes_ago))
+def review(user: str = "bob", state: str = "APPROVED", sha: str = HEAD, minutes_ago: float = 5,
+           association: str = "COLLABORATOR") -> Review:
+    return Review(user=user, state=state, commit_sha=sha, submitted_at=iso(minutes_ago),
+                  author_association=association)
 
 
 def check(name: str = "jdci/smoke", state: str = "success", minutes_ago: float = 10, **over: Any) -> CommitCheck:
@@ -176,6 +178,39 @@ CASES: list[tuple[str, dict[str, Any], str, str, str, tuple[str, ...]]] = [
     ("reviews out of order are sorted by time", dict(reviews=[review("bob", "CHANGES_REQUESTED", minutes_ago=2),
                                                               review(minutes_ago=9), review("erin")]),
      "block", "changes_requested", "failed", ("bob",)),
+    # -- who may review: [gate] approvals_from (GitHub's author_association)
+    ("a drive-by approval does not count", dict(reviews=[review("mallory", association="NONE")]),
+     "wait", "approvals", "pending", ("0 of 1", "ignored: mallory (NONE: no write access)")),
+    ("a collaborator's approval counts, a drive-by one is named",
+     dict(reviews=[review(), review("mallory", association="NONE")]), "merge", "approvals", "ok",
+     ("1 of 1 approvals (bob); ignored: mallory (NONE: no write access)",)),
+    ("owner and member approvals count", dict(config=dict(approvals=2),
+                                             reviews=[review("olga", association="OWNER"),
+                                                      review("max", association="MEMBER")]),
+     "merge", "approvals", "ok", ("2 of 2 approvals (olga, max)",)),
+    ("a contributor has no write access", dict(reviews=[review("dave", association="CONTRIBUTOR")]),
+     "wait", "approvals", "pending", ("dave (CONTRIBUTOR: no write access)",)),
+    ("no association reported does not count", dict(reviews=[review(association="")]),
+     "wait", "approvals", "pending", ("bob (no author_association reported)",)),
+    ("approvals_from is configurable", dict(reviews=[review(association="COLLABORATOR")],
+                                            config=dict(approvals_from=("OWNER", "MEMBER"))),
+     "wait", "approvals", "pending", ("bob (COLLABORATOR: not in [gate] approvals_from)",)),
+    ("approvals_from compares without case", dict(reviews=[review(association="Member")],
+                                                  config=dict(approvals_from=("member",))),
+     "merge", "approvals", "ok", ("1 of 1",)),
+    ("empty approvals_from counts anyone", dict(reviews=[review("mallory", association="NONE")],
+                                                config=dict(approvals_from=())), "merge", "approvals", "ok",
+     ("1 of 1 approvals (mallory)",)),
+    ("a drive-by change request does not block, and is named",
+     dict(reviews=[review(), review("mallory", "CHANGES_REQUESTED", association="NONE")]),
+     "merge", "changes_requested", "ok", ("no changes requested; ignored: mallory (NONE: no write access)",)),
+    ("a collaborator's change request blocks, a drive-by one is named too",
+     dict(reviews=[review(), review("carol", "CHANGES_REQUESTED"),
+                   review("mallory", "CHANGES_REQUESTED", association="FIRST_TIMER")]),
+     "block", "changes_requested", "failed", ("changes requested by carol;", "ignored: mallory (FIRST_TIMER")),
+    ("with approvals_from empty, anyone's change request blocks",
+     dict(reviews=[review(), review("mallory", "CHANGES_REQUESTED", association="NONE")],
+          config=dict(approvals_from=())), "block", "changes_requested", "failed", ("mallory",)),
     # -- thumbs up
     ("no +1 -> wait", dict(reactions=[]), "wait", "thumbs_up", "pending", ("0 of 1",)),
     ("the author's +1 does not count", dict(reactions=[Reaction("alice", "+1")]), "wait", "thumbs_up", "pending",

@@ -42,7 +42,7 @@ class FakeHost:
         return [self.pr]
 
     def reviews(self, number: int) -> list[Review]:
-        return [Review("bob", "APPROVED", self.pr.head_sha, "2026-01-01T00:00:00Z")]
+        return [Review("bob", "APPROVED", self.pr.head_sha, "2026-01-01T00:00:00Z", author_association="MEMBER")]
 
     def reactions(self, number: int) -> list[Any]:
         return []
