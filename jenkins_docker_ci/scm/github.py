@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from urllib.parse import quote
 
 from ..errors import ConfigError, JdciError, ServiceError, UsageError
+from ..http import content_type, json_body, snippet
 from . import Comment, CommitCheck, Comparison, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
 
 if TYPE_CHECKING:
@@ -74,25 +75,6 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
         labels=tuple(label["name"] for label in data.get("labels") or ()),
         body=data.get("body") or "",
     )
-
-
-def content_type(response: "requests.Response") -> str:
-    return (response.headers.get("Content-Type") or "no Content-Type").split(";")[0].strip() or "no Content-Type"
-
-
-def json_body(response: "requests.Response") -> Any:
-    """The body as JSON; ValueError when it is not JSON, whatever it parses as, if the Content-Type says it is
-    something else (a proxy's page that happens to parse must not be read as GitHub's answer)."""
-    declared = response.headers.get("Content-Type", "")
-    if declared and "json" not in declared.lower():
-        raise ValueError(f"Content-Type {declared}")
-    return response.json()
-
-
-def snippet(response: "requests.Response", limit: int = 80) -> str:
-    """The start of a body, on one line, for messages about answers jdci could not read."""
-    text = " ".join(response.text.split())
-    return text[:limit] + ("..." if len(text) > limit else "") if text else "an empty body"
 
 
 def _message(response: "requests.Response") -> str:

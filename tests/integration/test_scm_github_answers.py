@@ -48,7 +48,7 @@ def test_an_sso_page_answering_200_is_a_service_error_naming_the_answer(gh: Scen
 
 @pytest.mark.parametrize("body, content_type", [
     ("{not json", "application/json"),
-    ("hello", "application/json"),  # sent as the JSON string "hello": JSON, but not an object
+    ('"hello"', "application/json"),  # JSON, but not an object
     ({"message": "ok"}, "application/json"),  # an object without any of a PR's fields
 ])
 def test_garbage_or_a_foreign_shape_is_a_service_error(gh: Scenario, body: Any, content_type: str) -> None:
