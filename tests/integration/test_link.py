@@ -442,3 +442,72 @@ def test_cli_ticket_transition_reads_the_pr_from_github(jira: Jira, sandbox: dic
     assert cli.main(["link", "--pr", str(pr["number"]), "--json"]) == 0  # `jdci link` reads the PR the same way
     assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
     assert pr["html_url"] in jira.state(in_branch)["comments"][0]["body"]
+
+
+# -- answers that are not JIRA's, and URLs that are not JIRA's REST root ---------------------------------------------
+SSO_PAGE = "<html><head><title>Sign in - Acme SSO</title></head><body>Please sign in</body></html>"
+
+
+def served(jira: Jira, path: str) -> int:
+    return sum(1 for r in requests.get(f"{jira.url}/_sandbox/requests").json() if r["path"] == path)
+
+
+@pytest.mark.parametrize("body, content_type, answer", [
+    (SSO_PAGE, "text/html; charset=utf-8", "a body that is not JSON (text/html: <html><head><title>Sign in"),
+    ("{garbage", "application/json", "a body that is not JSON (application/json: {garbage)"),
+    ('"sso"', "application/json", "JSON that is a str, not an object"),
+])
+def test_an_answer_that_is_not_jiras_is_a_service_error_naming_it(jira: Jira, body: str, content_type: str,
+                                                                    answer: str) -> None:
+    key = jira.seed(40)
+    jira.fault(method="GET", path=f"/issue/{key}$", status=200, body=body, headers={"Content-Type": content_type})
+    with pytest.raises(ServiceError) as caught:
+        run_link(jira, change(f"{key} basket"))
+    message = caught.value.message
+    assert caught.value.exit_code == 4
+    assert message.startswith(f"JIRA at {jira.url} answered HTTP 200 with {answer}"), message
+    assert f"when asked to GET issue {key}: is [jira] url the JIRA base URL" in message
+    assert jira.writes() == []
+
+
+def test_a_wrong_jira_url_path_is_a_config_error_not_a_missing_ticket(jira: Jira) -> None:
+    key = jira.seed(41)
+    wrong = f"{jira.url}/jira"
+    with pytest.raises(ConfigError) as caught:
+        run_link(jira, change(f"{key} basket"), config=make_config(wrong))
+    assert caught.value.message == (
+        f"{wrong} does not look like a JIRA REST root: GET /rest/api/2/serverInfo answered HTTP 404 (while trying "
+        f'to GET issue {key}); fix [jira] url (JIRA answers at {jira.url}: set [jira] url = "{jira.url}")')
+    with pytest.raises(ConfigError, match=f"{wrong} does not look like a JIRA REST root"):
+        tickets.statuses(make_config(wrong), SECRETS, [key])  # auto: serverInfo is read first, and says it
+    with pytest.raises(ConfigError, match=f"{wrong} does not look like a JIRA REST root"):
+        tickets.statuses(make_config(wrong, deployment="server"), SECRETS, [key])  # the search itself is 404
+
+
+def test_missing_tickets_check_server_info_once_then_are_missing_tickets(jira: Jira) -> None:
+    before = served(jira, "/rest/api/2/serverInfo")
+    with pytest.raises(TicketError, match=f"JIRA ticket {jira.project}-42 not found at {jira.url}"):
+        run_link(jira, change(f"{jira.project}-42 and {jira.project}-43"))
+    assert served(jira, "/rest/api/2/serverInfo") - before == 1
+
+
+def test_search_refusals_name_the_setting_or_the_call(jira: Jira) -> None:
+    key = jira.seed(44)
+    requests.post(f"{jira.url}/_sandbox/mode", json={"cloud": True}).raise_for_status()
+    try:
+        with pytest.raises(ConfigError, match=r'answered HTTP 410 Gone to the Server/Data Center search .*: it is JIRA '
+                                              r'Cloud, yet \[jira\] deployment = "server"; set \[jira\] deployment = '
+                                              r'"cloud"'):
+            tickets.statuses(make_config(jira.url, deployment="server"), SECRETS, [key])
+    finally:
+        requests.post(f"{jira.url}/_sandbox/mode", json={"cloud": False}).raise_for_status()
+    with pytest.raises(ConfigError, match=r"has no Cloud search .*serverInfo says deploymentType 'Server', yet "
+                                          r'\[jira\] deployment = "cloud"; set \[jira\] deployment = "server"'):
+        tickets.statuses(make_config(jira.url, deployment="cloud"), SECRETS, [key])
+    jira.fault(method="GET", path="/rest/api/2/search$", status=400,
+               body={"errorMessages": ["Error in the JQL Query: 'key in' is incomplete."], "errors": {}})
+    with pytest.raises(ServiceError) as caught:
+        tickets.statuses(make_config(jira.url), SECRETS, [key])
+    assert caught.value.exit_code == 4
+    assert caught.value.message == (f"JIRA at {jira.url} refused search 'key in ({key})' (HTTP 400: Error in the "
+                                    f"JQL Query: 'key in' is incomplete.)")
