@@ -395,8 +395,9 @@ def test_link_itself_fails_when_nothing_valid_is_found(jira: Jira) -> None:
     for c in (change("Improve docs", branch="docs/readme"), change("x", branch=f"fix/{jira.project.lower()}-31")):
         with pytest.raises(TicketError, match="no JIRA ticket"):
             run_link(jira, c)
-    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs', branch "
-                                          "'docs/readme' or commit messages of acme/shop PR #7"):
+    # repo_dir="": no checkout, so no commit message was read - and the message does not claim any was
+    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs' or branch "
+                                          "'docs/readme' of acme/shop PR #7; put a key"):
         run_link(jira, change("Improve docs", branch="docs/readme"))
 
 
@@ -511,3 +512,81 @@ def test_search_refusals_name_the_setting_or_the_call(jira: Jira) -> None:
     assert caught.value.exit_code == 4
     assert caught.value.message == (f"JIRA at {jira.url} refused search 'key in ({key})' (HTTP 400: Error in the "
                                     f"JQL Query: 'key in' is incomplete.)")
+
+
+def cli_env(monkeypatch: pytest.MonkeyPatch, work: Any) -> None:
+    for name in ("CHANGE_ID", "CHANGE_TITLE", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_URL", "JDCI_CONFIG",
+                 "JIRA_USER", "WORKSPACE", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.chdir(work)
+
+
+def test_cli_link_reads_the_commit_messages_from_github_without_a_checkout(
+        jira: Jira, sandbox: dict, unique: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    from .github_scenario import Scenario
+
+    key = jira.seed(50)
+    gh = Scenario(sandbox["github"], tmp_path, f"link-commits-{unique}")
+    gh.push("feature/basket", {"basket.txt": "total\n"}, message=f"{key}: show the basket total")
+    number = gh.open_pr("feature/basket", title="Basket total")["number"]  # no key in the title or the branch
+    work = tmp_path / "job"  # no git checkout here
+    work.mkdir()
+    (work / "jdci.toml").write_text(f'[scm]\napi_url = "{gh.api}"\nrepository = "{gh.full_name}"\n'
+                                    f'[jira]\nurl = "{jira.url}"\n[jira.transitions]\nopened = "In Review"\n')
+    cli_env(monkeypatch, work)
+
+    # without GITHUB_TOKEN jdci cannot read the PR: a configuration problem, and the message says how to fix it
+    assert cli.main(["link", "--pr", str(number), "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["kind"] == "config"
+    # (up to the owner: an earlier test's GITHUB_TOKEN "alice" is still registered for redaction in this process)
+    assert error["message"].startswith(f"no JIRA ticket key found in this change of PR #{number}; pass --title/"
+                                       f"--branch that name a key such as ABC-123; or export GITHUB_TOKEN so jdci "
+                                       f"reads PR #{number} of "), error["message"]
+    assert error["message"].endswith(f"/{gh.name} from GitHub")
+
+    monkeypatch.setenv("GITHUB_TOKEN", "jdci-bot")
+    assert cli.main(["link", "--pr", str(number), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["tickets"] == [key]
+    assert any("commit messages read from the pull request" in note for note in payload["notes"])
+    assert jira.state(key)["status"] == "In Review"
+
+
+def test_cli_link_json_after_a_partial_failure_says_what_was_done(jira: Jira, tmp_path: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    first, second = jira.seed(51), jira.seed(52)
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}"\n')
+    cli_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("CHANGE_URL", "https://github.example.com/acme/shop/pull/3")
+    jira.fault(method="POST", path=f"/issue/{second}/comment$", status=500)  # a write is never retried
+    assert cli.main(["link", "--json", "--title", f"{first} {second} basket", "--pr", "3"]) == 4
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["error"]["kind"] == "service"
+    assert payload["tickets"] == [first]  # linked: its comment and remote link are in place
+    assert payload["writes"] == 2
+    assert payload["actions"] == [f"{first}: comment added", f"{first}: remote link added"]
+    assert len(jira.state(first)["comments"]) == 1 and jira.state(second)["comments"] == []
+
+
+def test_cli_link_exit_codes_for_answers_that_are_not_jiras(jira: Jira, tmp_path: Any,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    key = jira.seed(53)
+    cli_env(monkeypatch, tmp_path)
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}/jira"\n')
+    assert cli.main(["link", "--json", "--title", f"{key} basket"]) == 2
+    assert "fix [jira] url" in json.loads(capsys.readouterr().out)["error"]["message"]
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}"\n')
+    jira.fault(method="GET", path=f"/issue/{key}$", status=200, body=SSO_PAGE, headers={"Content-Type": "text/html"})
+    assert cli.main(["link", "--json", "--title", f"{key} basket"]) == 4
+    assert "with a body that is not JSON (text/html" in json.loads(capsys.readouterr().out)["error"]["message"]
