@@ -218,8 +218,9 @@ class GitHub:
         return False, f"HTTP {status} ({content_type(response)})"
 
     def _pr_missing(self, number: int) -> UsageError:
+        # raised once _not_found has seen the repository exist: the number is what is wrong
         return UsageError(f"pull request #{number} not found in {self.repository} at {self.api_url}; "
-                          f"check the number (--pr, CHANGE_ID) and [scm] repository")
+                          f"check the number (--pr, CHANGE_ID)")
 
     def _unexpected(self, response: "requests.Response", what: str, note: str = "") -> JdciError:
         return ServiceError("GitHub", f"GitHub at {self.api_url} answered HTTP {response.status_code} "

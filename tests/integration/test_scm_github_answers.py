@@ -115,3 +115,28 @@ def test_the_repository_is_checked_once_then_404s_name_their_object(gh: Scenario
         host.checks(sha)
     assert f"answered HTTP 404 (Not Found) when asked to read the check runs of commit {sha[:12]}, though " \
            f"{gh.full_name} exists there" in caught.value.message
+
+
+def test_the_cli_exits_4_for_a_foreign_answer_and_2_for_a_wrong_api_url(
+        gh: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from jenkins_docker_ci import cli
+
+    gh.pr_with_branch("feature")
+    work = tmp_path / "job"
+    work.mkdir()
+    for name in ("CHANGE_ID", "JDCI_CONFIG", "WORKSPACE", "JOB_NAME", "BUILD_NUMBER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", "jdci-bot")
+    monkeypatch.chdir(work)
+
+    (work / "jdci.toml").write_text(f'[scm]\napi_url = "{gh.api}"\nrepository = "{gh.full_name}"\n')
+    fault(gh, f"/repos/{gh.full_name}/pulls/1$", SSO_PAGE, "text/html")
+    assert cli.main(["gate", "--pr", "1", "--json"]) == 4
+    assert "with a body that is not JSON (text/html" in json.loads(capsys.readouterr().out)["error"]["message"]
+
+    root = gh.api.removesuffix("/api/v3")
+    (work / "jdci.toml").write_text(f'[scm]\napi_url = "{root}"\nrepository = "{gh.full_name}"\n')
+    assert cli.main(["gate", "--pr", "1", "--json"]) == 2
+    assert f'set [scm] api_url = "{root}/api/v3"' in json.loads(capsys.readouterr().out)["error"]["message"]
