@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote
 
 from .errors import ConfigError, ServiceError
-from .http import retry_after_seconds, with_retries
+from .http import content_type, json_body, retry_after_seconds, snippet, with_retries
 
 if TYPE_CHECKING:
     import jenkins as pyjenkins
@@ -50,6 +50,10 @@ class JenkinsBuild:
     @property
     def label(self) -> str:
         return f"{self.job} #{self.number}"
+
+
+class _NotJenkins(Exception):
+    """A 2xx answer that is not a Jenkins JSON object (a login page, a proxy): carries what it was."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +204,6 @@ def _status_of(exc: BaseException) -> int | None:
 
 def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what: str) -> dict[str, Any] | None:
     """GET a Jenkins JSON document (crumb and auth handled by python-jenkins); None on 404."""
-    import json
-
     import jenkins as pyjenkins
     import requests
 
@@ -212,9 +214,15 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
             response = server.jenkins_request(requests.Request("GET", url))
         except pyjenkins.NotFoundException:
             return None
-        data = json.loads(response.text)
+        # the one place Jenkins' answers are decoded
+        try:
+            data = json_body(response)
+        except ValueError:
+            raise _NotJenkins(f"HTTP {response.status_code} with a body that is not JSON "
+                              f"({content_type(response)}: {snippet(response)})") from None
         if not isinstance(data, dict):
-            raise ServiceError("jenkins", f"Jenkins answered {what} with {type(data).__name__}, not an object")
+            raise _NotJenkins(f"HTTP {response.status_code} with JSON that is a {type(data).__name__}, not an "
+                              f"object ({snippet(response)})")
         return data
 
     def transient(exc: BaseException) -> float | None:
@@ -232,6 +240,10 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
                             retry_on=transient)
     except ServiceError as exc:
         raise ServiceError("jenkins", f"{exc}; is Jenkins up at {config.jenkins.url}?") from None
+    except _NotJenkins as exc:
+        raise ServiceError("jenkins", f"Jenkins at {config.jenkins.url} answered {exc} when asked for {what}: is "
+                                      f"[jenkins] url the Jenkins base URL, and is no proxy or single sign-on page "
+                                      f"answering in Jenkins' place?") from None
     except (pyjenkins.JenkinsException, requests.RequestException, ValueError) as exc:
         status = _status_of(exc)
         if status in (401, 403):

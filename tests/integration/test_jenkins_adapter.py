@@ -173,3 +173,19 @@ def test_gate_waits_for_a_build_of_the_head_then_passes(url: str, unique: str) -
                                    "waiting for a build of the head")
     seed(url, job=f"{project}/PR-9", result="SUCCESS", sha=HEAD, merge_sha=MERGE)
     assert decide() == ("ok", f"{project}/PR-9 #2 at 3333333: SUCCESS")
+
+
+def test_a_login_page_answering_200_is_a_service_error_naming_it(url: str, unique: str) -> None:
+    project = f"shop-{unique}"
+    seed(url, job=f"{project}/PR-3", result="SUCCESS", sha=HEAD)
+    requests.post(f"{url}/_sandbox/faults", timeout=10, json={
+        "method": "GET", "path": f"^/job/{project}/job/PR-3/api/json", "status": 200,
+        "body": "<html><title>Sign in [Jenkins]</title></html>", "headers": {"Content-Type": "text/html"}},
+                  ).raise_for_status()
+    with pytest.raises(ServiceError) as caught:
+        jenkins.last_build(config_for(url), SECRETS, project, 3)
+    assert caught.value.exit_code == EXIT_SERVICE
+    assert caught.value.message == (
+        f"Jenkins at {url} answered HTTP 200 with a body that is not JSON (text/html: <html><title>Sign in "
+        f"[Jenkins]</title></html>) when asked for job {project}/PR-3: is [jenkins] url the Jenkins base URL, and "
+        f"is no proxy or single sign-on page answering in Jenkins' place?")
