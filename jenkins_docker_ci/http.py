@@ -176,3 +176,23 @@ def _secondary_rate_limit(response: "requests.Response") -> bool:
 
 def _strip_query(url: str) -> str:
     return url.split("?", 1)[0]
+
+
+# -- reading answers (the adapters decode in one place each, with these) ------------------------------------------
+def content_type(response: "requests.Response") -> str:
+    return (response.headers.get("Content-Type") or "no Content-Type").split(";")[0].strip() or "no Content-Type"
+
+
+def json_body(response: "requests.Response") -> Any:
+    """The body as JSON; ValueError when it is not JSON, whatever it parses as, if the Content-Type says it is
+    something else (a proxy's page that happens to parse must not be read as the service's answer)."""
+    declared = response.headers.get("Content-Type", "")
+    if declared and "json" not in declared.lower():
+        raise ValueError(f"Content-Type {declared}")
+    return response.json()
+
+
+def snippet(response: "requests.Response", limit: int = 80) -> str:
+    """The start of a body, on one line, for messages about answers jdci could not read."""
+    text = " ".join(response.text.split())
+    return text[:limit] + ("..." if len(text) > limit else "") if text else "an empty body"

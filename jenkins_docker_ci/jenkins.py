@@ -7,16 +7,21 @@ branch entry's `marked` revision is the PR head that was picked for building - t
 
 python-jenkins' own `retries=` option never takes effect and it has no default timeout, so every call here
 passes a timeout and goes through `http.with_retries` (connection errors, timeouts, 429/502/503/504).
+
+A PR job that does not exist yet is normal (the project's next scan creates it): the gate waits. A project that
+does not exist is a misspelt `[jenkins] job`, which would make the gate wait forever: a ConfigError that lists
+the jobs Jenkins has where the project should be, near matches first.
 """
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote
 
 from .errors import ConfigError, ServiceError
-from .http import retry_after_seconds, with_retries
+from .http import content_type, json_body, retry_after_seconds, snippet, with_retries
 
 if TYPE_CHECKING:
     import jenkins as pyjenkins
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 
 RESULTS = ("SUCCESS", "FAILURE", "UNSTABLE", "ABORTED", "NOT_BUILT")
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_LISTED = 15
+_projects_seen: set[tuple[str, str]] = set()  # (Jenkins URL, project) known to exist: checked once per run
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ class JenkinsBuild:
     @property
     def label(self) -> str:
         return f"{self.job} #{self.number}"
+
+
+class _NotJenkins(Exception):
+    """A 2xx answer that is not a Jenkins JSON object (a login page, a proxy): carries what it was."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ def last_build(config: "Config", secrets: "Secrets", job_path: str, pr_number: i
     job = _get_json(server, config, f"{job_url_path(name)}api/json?tree=lastCompletedBuild[number,url]",
                     what=f"job {name}")
     if job is None:
+        check_project(server, config, job_path, name)
         log.info("[gate] Jenkins has no job %s yet (no build of PR #%s so far)", name, pr_number)
         return None
     completed = job.get("lastCompletedBuild")
@@ -141,6 +153,42 @@ def last_build(config: "Config", secrets: "Secrets", job_path: str, pr_number: i
     )
 
 
+def near_first(wanted: str, names: list[str]) -> list[str]:
+    """`names` with those close to `wanted` first (closest first, case ignored), then the rest in order. Pure."""
+    close = difflib.get_close_matches(wanted.lower(), [n.lower() for n in names], n=max(1, len(names)), cutoff=0.6)
+    near = list(dict.fromkeys(n for c in close for n in names if n.lower() == c))
+    return near + [n for n in names if n not in near]
+
+
+def check_project(server: "pyjenkins.Jenkins", config: "Config", job_path: str, pr_job: str) -> None:
+    """Raise a ConfigError naming `[jenkins] job` when the project `job_path` does not exist (see the module doc)."""
+    seen = (config.jenkins.url, job_path.strip("/"))
+    if seen in _projects_seen:
+        return
+    if _get_json(server, config, f"{job_url_path(job_path)}api/json?tree=name", what=f"job {job_path}") is not None:
+        _projects_seen.add(seen)
+        return
+    # list where the project should be: the deepest folder of its path that exists, else the top level
+    parts = [p for p in job_path.strip("/").split("/") if p]
+    folder, jobs = "", None
+    for depth in range(len(parts) - 1, -1, -1):
+        folder = "/".join(parts[:depth])
+        path = f"{job_url_path(folder)}api/json?tree=jobs[name]" if folder else "api/json?tree=jobs[name]"
+        jobs = _get_json(server, config, path, what=f"the jobs in {folder or 'Jenkins'}")
+        if jobs is not None:
+            break
+    names = [str(j["name"]) for j in (jobs or {}).get("jobs") or [] if isinstance(j, dict) and j.get("name")]
+    ordered = [f"{folder}/{n}" if folder else n for n in near_first(parts[-1] if parts else "", names)]
+    listed = ", ".join(ordered[:MAX_LISTED]) + (f" and {len(ordered) - MAX_LISTED} more"
+                                                  if len(ordered) > MAX_LISTED else "")
+    where = f"in folder {folder}" if folder else "at the top level"
+    raise ConfigError(
+        f"{config.source}: [jenkins] job = {job_path!r} does not exist at {config.jenkins.url} (GET "
+        f"{job_url_path(job_path)} answered 404), so the job {pr_job} can never appear and the gate would wait "
+        f"forever; set [jenkins] job to the full name of the multibranch project. Jobs {where}: "
+        f"{listed or 'none'}")
+
+
 def _status_of(exc: BaseException) -> int | None:
     """The HTTP status behind a python-jenkins exception. It re-raises HTTPError as JenkinsException inside
     the `except`, so the original (with its response) is the exception's implicit context."""
@@ -156,8 +204,6 @@ def _status_of(exc: BaseException) -> int | None:
 
 def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what: str) -> dict[str, Any] | None:
     """GET a Jenkins JSON document (crumb and auth handled by python-jenkins); None on 404."""
-    import json
-
     import jenkins as pyjenkins
     import requests
 
@@ -168,9 +214,15 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
             response = server.jenkins_request(requests.Request("GET", url))
         except pyjenkins.NotFoundException:
             return None
-        data = json.loads(response.text)
+        # the one place Jenkins' answers are decoded
+        try:
+            data = json_body(response)
+        except ValueError:
+            raise _NotJenkins(f"HTTP {response.status_code} with a body that is not JSON "
+                              f"({content_type(response)}: {snippet(response)})") from None
         if not isinstance(data, dict):
-            raise ServiceError("jenkins", f"Jenkins answered {what} with {type(data).__name__}, not an object")
+            raise _NotJenkins(f"HTTP {response.status_code} with JSON that is a {type(data).__name__}, not an "
+                              f"object ({snippet(response)})")
         return data
 
     def transient(exc: BaseException) -> float | None:
@@ -188,6 +240,10 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
                             retry_on=transient)
     except ServiceError as exc:
         raise ServiceError("jenkins", f"{exc}; is Jenkins up at {config.jenkins.url}?") from None
+    except _NotJenkins as exc:
+        raise ServiceError("jenkins", f"Jenkins at {config.jenkins.url} answered {exc} when asked for {what}: is "
+                                      f"[jenkins] url the Jenkins base URL, and is no proxy or single sign-on page "
+                                      f"answering in Jenkins' place?") from None
     except (pyjenkins.JenkinsException, requests.RequestException, ValueError) as exc:
         status = _status_of(exc)
         if status in (401, 403):

@@ -5,20 +5,29 @@ never retries 502/504 and crashes on an HTTP-date Retry-After) and without the s
 call goes through http.with_retries (429/502/503/504 and connection errors, Retry-After in seconds or as a
 date, bounded by [jira] timeout). Afterwards: 401 -> ConfigError naming the variables (never their values),
 403 -> ConfigError (the jdci user lacks a permission), still failing or 5xx -> ServiceError (exit 4), other
-4xx -> JiraRefused for the caller to interpret (404 = no such ticket, 400 on a transition = not available).
+4xx -> JiraRefused for the caller to interpret (404 = no such ticket, 400 on a transition = not available); a
+JiraRefused no caller interprets is itself a ServiceError (exit 4) that names the call.
+
+Every answer passes `_vet` (a response hook on the client's session) before the client decodes it: a 2xx whose
+body is not JSON, or is JSON but neither an object nor an array (an SSO or proxy page answering in JIRA's place),
+is a MalformedAnswer (ServiceError) naming the answer - never an AttributeError deep inside the client.
+A 404 is taken at its word only once `serverInfo` answers at [jira] url (checked once per adapter): otherwise
+[jira] url is wrong (ConfigError), which a wrong path would otherwise pass off as "ticket not found".
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from .config import JiraConfig, Secrets
 from .errors import ConfigError, ServiceError
-from .http import RETRY_STATUSES, retry_after_seconds, with_retries
+from .http import RETRY_STATUSES, content_type, json_body, retry_after_seconds, snippet, with_retries
 
 if TYPE_CHECKING:
     import jira
+    import requests
 
 T = TypeVar("T")
 SERVICE = "JIRA"
@@ -26,13 +35,45 @@ COMMENT_PAGE = 100
 MAX_COMMENT_PAGES = 50  # 5,000 comments on one ticket is far beyond any real PR ticket
 
 
-class JiraRefused(Exception):
-    """JIRA answered a 4xx other than 401/403/429: an answer about the object, for the caller to judge."""
+SERVER_INFO = "/rest/api/2/serverInfo"
 
-    def __init__(self, status: int, messages: list[str]) -> None:
-        super().__init__(f"HTTP {status}: {'; '.join(messages) or 'no details'}")
+
+class JiraRefused(ServiceError):
+    """JIRA answered a 4xx other than 401/403/429: an answer about the object, for the caller to judge.
+    Left uncaught, it is what it says: JIRA refused the call (exit 4), with JIRA's own words."""
+
+    def __init__(self, status: int, messages: list[str], what: str = "", url: str = "") -> None:
+        detail = f"HTTP {status}: {'; '.join(messages) or 'no details'}"
+        super().__init__(SERVICE, f"JIRA at {url} refused {what} ({detail})" if what else detail)
         self.status = status
         self.messages = messages
+
+
+class MalformedAnswer(ServiceError):
+    """A 2xx answer that is not JIRA's: not JSON, or JSON that is neither an object nor an array."""
+
+    def __init__(self, answer: str, message: str = "") -> None:
+        super().__init__(SERVICE, message or f"JIRA answered {answer}")
+        self.answer = answer  # "HTTP 200 with a body that is not JSON (text/html: <html>...)"
+
+
+def _vet(response: "requests.Response", *args: Any, **kwargs: Any) -> "requests.Response":
+    """requests response hook: the one place JIRA's answers are checked before the client decodes them."""
+    if not 200 <= response.status_code < 300 or not response.content.strip():
+        return response  # errors are judged by status; an empty 2xx (204) is a plain "done"
+    try:
+        body = json_body(response)
+    except ValueError:
+        raise MalformedAnswer(f"HTTP {response.status_code} with a body that is not JSON "
+                              f"({content_type(response)}: {snippet(response)})") from None
+    if not isinstance(body, (dict, list)):
+        raise MalformedAnswer(f"HTTP {response.status_code} with JSON that is a {type(body).__name__}, not an "
+                              f"object ({snippet(response)})")
+    return response
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -75,6 +116,18 @@ def _messages(exc: Any) -> list[str]:
     return found
 
 
+def _answers_server_info(url: str, timeout: float) -> bool:
+    """Whether JIRA's serverInfo answers at `url` (anonymously, as it does on Server and Cloud): for a hint only."""
+    from .http import HttpClient
+
+    try:
+        response = HttpClient(SERVICE, url, timeout=min(timeout, 5.0), deadline=min(timeout, 5.0)).get(SERVER_INFO)
+        body = json_body(response) if response.status_code == 200 else None
+    except (ServiceError, ValueError):
+        return False
+    return isinstance(body, dict) and bool(body.get("version") or body.get("baseUrl"))
+
+
 def _retry_on(exc: BaseException) -> float | None:
     import requests
     from jira import JIRAError
@@ -94,6 +147,7 @@ class JiraAdapter:
         self.url = config.url.rstrip("/")
         self._client: "jira.JIRA | None" = None
         self._deployment_known = config.deployment != "auto"
+        self._root: list[str | None] = []  # [] = not checked yet; [what serverInfo answered if wrong, or None]
 
     # -- plumbing ------------------------------------------------------------------------------------------
     @property
@@ -116,6 +170,7 @@ class JiraAdapter:
                                     if self.secrets.jira_user else {"token_auth": self.secrets.jira_token})
             self._client = jira.JIRA(self.url, max_retries=0, get_server_info=False,
                                      timeout=min(10.0, max(self.config.timeout, 1.0)), **auth)
+            self._client._session.hooks["response"].append(_vet)
             if self.config.deployment == "cloud":
                 self._client.deploymentType = "Cloud"
         return self._client
@@ -126,6 +181,11 @@ class JiraAdapter:
 
         try:
             return with_retries(fn, service=SERVICE, what=what, deadline=self.config.timeout, retry_on=_retry_on)
+        except MalformedAnswer as exc:
+            raise MalformedAnswer(exc.answer, f"JIRA at {self.url} answered {exc.answer} when asked to {what}: is "
+                                              f"[jira] url the JIRA base URL (as the browser shows it, without "
+                                              f"/rest/...), and is no proxy or single sign-on page answering in "
+                                              f"JIRA's place?") from None
         except ServiceError as exc:
             raise ServiceError(SERVICE, f"{exc}; is JIRA up at {self.url}?") from None
         except JIRAError as exc:
@@ -140,26 +200,61 @@ class JiraAdapter:
             if status >= 500 or status == 0:
                 raise ServiceError(SERVICE, f"JIRA at {self.url} failed {what} (HTTP {status or '?'}"
                                             f"{': ' + detail if detail else ''})") from None
-            raise JiraRefused(status, _messages(exc)) from None
+            raise JiraRefused(status, _messages(exc), what, self.url) from None
+
+    def root_problem(self) -> str | None:
+        """None when [jira] url answers as a JIRA REST root (serverInfo), else what it answered. Checked once per
+        adapter: asked only after a 404, which a wrong [jira] url path gives for every call."""
+        if not self._root:
+            try:
+                info = self.call("GET serverInfo", self.client.server_info)
+                problem = None if isinstance(info, dict) and (info.get("version") or info.get("baseUrl")) else \
+                    "HTTP 200 without a JIRA version"
+                if problem is None and not self._deployment_known:  # the answer says it: no need to ask again
+                    self.client.deploymentType = info.get("deploymentType")
+                    self._deployment_known = True
+            except JiraRefused as exc:
+                problem = f"HTTP {exc.status}"
+            except MalformedAnswer as exc:
+                problem = exc.answer
+            self._root.append(problem)
+        return self._root[0]
+
+    def check_root(self, what: str) -> None:
+        """Raise the ConfigError naming [jira] url when it is not a JIRA REST root (see root_problem)."""
+        problem = self.root_problem()
+        if problem is None:
+            return
+        hint = ""
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.url))
+        if origin != self.url and _answers_server_info(origin, self.config.timeout):
+            hint = f' (JIRA answers at {origin}: set [jira] url = "{origin}")'
+        raise ConfigError(f"{self.url} does not look like a JIRA REST root: GET {SERVER_INFO} answered {problem} "
+                          f"(while trying to {what}); fix [jira] url{hint}")
 
     # -- reads -----------------------------------------------------------------------------------------------
     def ticket(self, key: str) -> Ticket | None:
         """The ticket, or None when JIRA says it does not exist (or the user may not see it)."""
+        what = f"GET issue {key}"
         try:
-            issue = self.call(f"GET issue {key}", lambda: self.client.issue(
-                key, fields="summary,status,issuetype,project,fixVersions"))
+            issue = self.call(what, lambda: self.client.issue(key, fields="summary,status,issuetype,project,"
+                                                                          "fixVersions"))
         except JiraRefused as exc:
             if exc.status == 404:
+                self.check_root(what)  # a wrong [jira] url path answers 404 to every key
                 return None
             raise
-        fields = issue.raw.get("fields", {})
-        status = fields.get("status") or {}
+        raw = _object(issue.raw)
+        found = str(raw.get("key") or key)
+        fields = _object(raw.get("fields"))
+        status = _object(fields.get("status"))
+        versions = fields.get("fixVersions") if isinstance(fields.get("fixVersions"), list) else []
         return Ticket(
-            key=issue.key, summary=fields.get("summary") or "", status=status.get("name", ""),
-            status_category=(status.get("statusCategory") or {}).get("key", ""),
-            issue_type=(fields.get("issuetype") or {}).get("name", ""),
-            project=(fields.get("project") or {}).get("key", issue.key.rsplit("-", 1)[0]),
-            fix_versions=[v.get("name", "") for v in fields.get("fixVersions") or []], resource=issue,
+            key=found, summary=str(fields.get("summary") or ""), status=str(status.get("name", "")),
+            status_category=str(_object(status.get("statusCategory")).get("key", "")),
+            issue_type=str(_object(fields.get("issuetype")).get("name", "")),
+            project=str(_object(fields.get("project")).get("key", found.rsplit("-", 1)[0])),
+            fix_versions=[str(_object(v).get("name", "")) for v in versions], resource=issue,
         )
 
     def comments(self, key: str) -> list[Comment]:
@@ -183,17 +278,51 @@ class JiraAdapter:
 
     def is_cloud(self) -> bool:
         if not self._deployment_known:
-            info = self.call("GET serverInfo", self.client.server_info)
-            self.client.deploymentType = info.get("deploymentType")
+            try:
+                info = self.call("GET serverInfo", self.client.server_info)
+            except JiraRefused as exc:  # serverInfo is there on every JIRA: [jira] url is wrong
+                self._root[:] = [f"HTTP {exc.status}"]
+                self.check_root("read serverInfo for the deployment type")
+                raise
+            self.client.deploymentType = _object(info).get("deploymentType")
             self._deployment_known = True
         return self.client.deploymentType == "Cloud"
 
     def search(self, jql: str, fields: str = "status") -> list[dict[str, Any]]:
         """Raw issues matching `jql`, every page (Server: /search; Cloud: /search/jql with nextPageToken)."""
-        self.is_cloud()  # the client picks the endpoint by deployment type
-        issues = self.call("search", lambda: self.client.search_issues(
-            jql, maxResults=False, fields=fields, validate_query=False))
-        return [issue.raw for issue in issues]
+        cloud = self.is_cloud()  # the client picks the endpoint by deployment type
+        what = f"search {jql!r}"
+        try:
+            issues = self.call(what, lambda: self.client.search_issues(
+                jql, maxResults=False, fields=fields, validate_query=False))
+        except JiraRefused as exc:
+            raise self._search_refused(exc, what, cloud) from None
+        return [_object(issue.raw) for issue in issues]
+
+    def _search_refused(self, exc: JiraRefused, what: str, cloud: bool) -> ServiceError | ConfigError:
+        """What a refused search means: mostly a [jira] url or [jira] deployment that does not fit this JIRA."""
+        deployment = f'[jira] deployment = "{self.config.deployment}"'
+        if exc.status == 410 and not cloud:
+            # Cloud removed the Server search endpoints: this JIRA is Cloud
+            return ConfigError(f"JIRA at {self.url} answered HTTP 410 Gone to the Server/Data Center search "
+                               f"(while trying to {what}): it is JIRA Cloud, yet {deployment}; set [jira] "
+                               f'deployment = "cloud" (or "auto")')
+        if exc.status == 404:
+            self.check_root(what)
+            if cloud:
+                info = self._server_info()
+                actual = info.get("deploymentType") or "Server/Data Center"
+                if actual != "Cloud":
+                    return ConfigError(f"JIRA at {self.url} has no Cloud search (/search/jql answered HTTP 404 "
+                                       f"while trying to {what}): serverInfo says deploymentType {actual!r}, yet "
+                                       f'{deployment}; set [jira] deployment = "server" (or "auto")')
+        return exc
+
+    def _server_info(self) -> dict[str, Any]:
+        try:
+            return _object(self.call("GET serverInfo", self.client.server_info))
+        except ServiceError:
+            return {}
 
     # -- writes -------------------------------------------------------------------------------------------------
     def add_comment(self, key: str, body: str) -> str:

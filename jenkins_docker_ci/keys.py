@@ -42,7 +42,7 @@ class Source:
             return "title"
         if self.kind == "branch":
             return f"branch '{self.origin or self.text}'"
-        return f"commit {self.origin[:12]}"
+        return f"commit {self.origin[:12]}" if self.origin else "a commit message"  # listed by the host, no SHA
 
 
 @dataclass(frozen=True)
@@ -150,21 +150,28 @@ def commit_messages(repo_dir: str, target: str, *, head: str = "HEAD", remote: s
     where the branch started). Merge commits are skipped: their messages are generated and name *other*
     branches. Returns [] (with a note) when there is no repository, no such target or no common history.
     """
+    return checkout_commits(repo_dir, target, head=head, remote=remote, notes=notes) or []
+
+
+def checkout_commits(repo_dir: str, target: str, *, head: str = "HEAD", remote: str = "origin",
+                     notes: list[str] | None = None) -> list[tuple[str, str]] | None:
+    """As commit_messages, but None (with a note) when the checkout cannot say: no repository, no such target,
+    no common history - so the caller can ask the SCM host instead."""
     notes = notes if notes is not None else []
     head_sha = _resolve(repo_dir, head) or (_resolve(repo_dir, "HEAD") if head != "HEAD" else None)
     if head_sha is None:
         notes.append(f"no git commit {head!r} in {repo_dir}; commit messages not searched")
-        return []
+        return None
     target_sha = next((sha for ref in target_candidates(target, remote) if (sha := _resolve(repo_dir, ref))), None)
     if target_sha is None:
         if target:
             notes.append(f"target branch {target!r} not found in {repo_dir} (fetch it to search commit messages)")
-        return []
+        return None
     try:
         base = _git(repo_dir, "merge-base", target_sha, head_sha).strip()
     except GitFailed:
         notes.append(f"no common history between {target!r} and {head_sha[:12]}; commit messages not searched")
-        return []
+        return None
     out = _git(repo_dir, "log", "--no-merges", "--reverse", f"--max-count={MAX_COMMITS}", "--format=%H%x00%B%x1e",
                f"{base}..{head_sha}")
     commits = []

@@ -20,7 +20,7 @@ from .config import Config, JiraConfig, Secrets
 from .context import Change
 from .errors import TicketError
 from .jira_adapter import Comment, JiraAdapter, JiraRefused, Ticket, Transition
-from .keys import FoundKey, commit_messages, extract, sources_for
+from .keys import FoundKey, checkout_commits, extract, sources_for
 
 EVENTS = ("opened", "checks_failed", "merged", "closed")
 # How link() treats the PR's comment: "upsert" = create it or edit it to match `details` (`jdci link`);
@@ -28,6 +28,7 @@ EVENTS = ("opened", "checks_failed", "merged", "closed")
 # then update() writes the full comment: editing it back and forth would notify watchers twice per build).
 COMMENT_MODES = ("upsert", "create")
 Log = Callable[[str], None]
+HostCommits = Callable[[], list[str]]  # the PR's commit messages as the SCM host lists them (no checkout needed)
 
 
 def _stderr(message: str) -> None:
@@ -50,25 +51,43 @@ class CommentDetails:
 
 @dataclass
 class LinkResult:
-    tickets: list[str] = field(default_factory=list)  # the keys linked (existing, accepted tickets)
+    """What link() did. Pass one in to see it grow: after a failure it still says what was done before."""
+
+    tickets: list[str] = field(default_factory=list)  # the keys linked so far (comment and remote link in place)
     notes: list[str] = field(default_factory=list)
     writes: int = 0
     found: list[FoundKey] = field(default_factory=list)  # everything extraction found
+    actions: list[str] = field(default_factory=list)  # each write, e.g. "SHOP-1: comment added"
 
     def to_json(self) -> dict[str, object]:
-        return {"tickets": list(self.tickets), "notes": list(self.notes), "writes": self.writes}
+        return {"tickets": list(self.tickets), "notes": list(self.notes), "writes": self.writes,
+                "actions": list(self.actions)}
 
 
 # -- finding keys ---------------------------------------------------------------------------------------------
-def find_keys(config: JiraConfig, change: Change, *, repo_dir: str | None, notes: list[str] | None = None
-              ) -> list[FoundKey]:
-    """The keys in the PR title, source branch and (with `repo_dir` and a target branch) commit messages."""
-    commits: list[tuple[str, str]] = []
+def find_keys(config: JiraConfig, change: Change, *, repo_dir: str | None, notes: list[str] | None = None,
+              host_commits: HostCommits | None = None) -> list[FoundKey]:
+    """The keys in the PR title, source branch and commit messages: those of the checkout in `repo_dir` (with a
+    target branch), else - when the checkout cannot say - those `host_commits` lists (the SCM host's view)."""
+    return search_keys(config, change, repo_dir=repo_dir, notes=notes, host_commits=host_commits)[0]
+
+
+def search_keys(config: JiraConfig, change: Change, *, repo_dir: str | None, notes: list[str] | None = None,
+                host_commits: HostCommits | None = None) -> tuple[list[FoundKey], bool]:
+    """As find_keys: (keys, whether commit messages were searched at all - for an honest "no key" message)."""
+    commits: list[tuple[str, str]] | None = None
+    tried: list[str] = []
     if repo_dir and change.target_branch:
-        commits = commit_messages(repo_dir, change.target_branch, head=change.head_sha or "HEAD", notes=notes)
-    return extract(sources_for(change.title, change.source_branch, commits), projects=config.projects,
-                   deny=config.deny_keys, lowercase_branch_keys=config.lowercase_branch_keys,
-                   max_keys=config.max_keys)
+        commits = checkout_commits(repo_dir, change.target_branch, head=change.head_sha or "HEAD", notes=tried)
+    if commits is None and host_commits is not None:
+        commits = [("", message) for message in host_commits()]
+        tried = ["commit messages read from the pull request on the SCM host (no usable git checkout)"]
+    if notes is not None:
+        notes.extend(tried)
+    found = extract(sources_for(change.title, change.source_branch, commits or []), projects=config.projects,
+                    deny=config.deny_keys, lowercase_branch_keys=config.lowercase_branch_keys,
+                    max_keys=config.max_keys)
+    return found, commits is not None
 
 
 # -- the comment (pure) -----------------------------------------------------------------------------------------
@@ -181,14 +200,16 @@ def plan_transition(key: str, status: str, name: str, available: list[Transition
         f"{offered}; fix [jira.transitions] {event} or the workflow"))
 
 
-def no_key_found(change: Change, fix: str = "put a key such as ABC-123 in the PR title") -> str:
-    """The problem when no source names a key at all."""
+def no_key_found(change: Change, fix: str = "put a key such as ABC-123 in the PR title", *,
+                 commits_searched: bool | None = None) -> str:
+    """The problem when no source names a key at all. `commits_searched` None: as a target branch suggests."""
+    searched = bool(change.target_branch) if commits_searched is None else commits_searched
     looked = [f"the title {change.title!r}" if change.title else "",
               f"branch {change.source_branch!r}" if change.source_branch else "",
-              "commit messages" if change.target_branch else ""]
+              "commit messages" if searched else ""]
     looked = [part for part in looked if part]
     where = (", ".join(looked[:-1]) + " or " + looked[-1] if len(looked) > 1 else "".join(looked)) or "this change"
-    of = f" of {change.label}" if change.repository or change.pr_number else ""
+    of = f" of {change.label.strip()}" if change.repository or change.pr_number else ""
     return f"no JIRA ticket key found in {where}{of}; {fix}"
 
 
@@ -222,6 +243,12 @@ class _Linker:
         self.secrets = secrets
         self.log = self._redacting(log)
         self.writes = 0
+        self.actions: list[str] = []
+
+    def wrote(self, message: str) -> None:
+        self.writes += 1
+        self.actions.append(message)
+        self.log(message)
 
     def _redacting(self, log: Log) -> Log:
         secrets = [s for s in self.secrets.values() if len(s) >= 4]
@@ -233,7 +260,8 @@ class _Linker:
 
         return out
 
-    def validate(self, found: list[FoundKey], change: Change, notes: list[str]) -> list[Ticket]:
+    def validate(self, found: list[FoundKey], change: Change, notes: list[str], *, commits_searched: bool = True
+                 ) -> list[Ticket]:
         setting = self.jira_config.require_ticket
         tickets: list[Ticket] = []
         problems: list[str] = []
@@ -261,7 +289,7 @@ class _Linker:
         elif dropped:
             problems.append(no_ticket_from_candidates(dropped, self.url))
         else:
-            problems.append(no_key_found(change))
+            problems.append(no_key_found(change, commits_searched=commits_searched))
         _decide(self.jira_config, problems, notes, "fail" if setting == "fail" else "warn", self.log)
         return tickets
 
@@ -287,8 +315,7 @@ class _Linker:
         mine: list[Comment] = [c for c in self.adapter.comments(ticket_key) if has_marker(c.body, mark)]
         if not mine:
             self.adapter.add_comment(ticket_key, body)
-            self.writes += 1
-            self.log(f"{ticket_key}: comment added")
+            self.wrote(f"{ticket_key}: comment added")
             return
         if not edit:
             return
@@ -297,8 +324,7 @@ class _Linker:
         if _same_text(mine[0].body, body):
             return
         self.adapter.update_comment(ticket_key, mine[0], body)
-        self.writes += 1
-        self.log(f"{ticket_key}: comment updated")
+        self.wrote(f"{ticket_key}: comment updated")
 
     def upsert_link(self, ticket_key: str, repository: str, details: CommentDetails, *, resolved: bool) -> None:
         if details.pr_number is None or not details.pr_url:
@@ -308,8 +334,7 @@ class _Linker:
         if existing and _link_matches(existing[0], obj):
             return
         self.adapter.put_remote_link(ticket_key, global_id, obj, APPLICATION, RELATIONSHIP)
-        self.writes += 1
-        self.log(f"{ticket_key}: remote link {'updated' if existing else 'added'}")
+        self.wrote(f"{ticket_key}: remote link {'updated' if existing else 'added'}")
 
     def apply(self, plans: list[TransitionPlan], notes: list[str]) -> None:
         for plan in plans:
@@ -324,8 +349,7 @@ class _Linker:
                                            f"{'; '.join(exc.messages) or exc}"], notes,
                         self.jira_config.on_missing_transition, self.log)
                 continue
-            self.writes += 1
-            self.log(f"{plan.key}: transition '{plan.name}' done, now {plan.transition.to}")
+            self.wrote(f"{plan.key}: transition '{plan.name}' done, now {plan.transition.to}")
 
     def fix_version(self, tickets: list[Ticket], event: str | None) -> None:
         version = self.jira_config.fix_version
@@ -340,36 +364,40 @@ class _Linker:
                 raise TicketError(f"JIRA refused fix version '{version}' on {ticket.key}: "
                                   f"{'; '.join(exc.messages) or exc}; create the version in project "
                                   f"{ticket.project} or fix [jira] fix_version") from None
-            self.writes += 1
-            self.log(f"{ticket.key}: fix version {version}")
+            self.wrote(f"{ticket.key}: fix version {version}")
 
 
 def link(config: Config, secrets: Secrets, change: Change, details: CommentDetails, *, event: str | None = "opened",
-         log: Log = _stderr, repo_dir: str | None = None, comment: str = "upsert") -> LinkResult:
+         log: Log = _stderr, repo_dir: str | None = None, comment: str = "upsert",
+         host_commits: HostCommits | None = None, result: LinkResult | None = None) -> LinkResult:
     """Find, validate, comment, remote-link and transition (for `event`). Raises TicketError (exit 1) when the
     policy says no, ConfigError (2) for bad credentials, ServiceError (4) when JIRA stays unreachable.
-    `comment` is one of COMMENT_MODES: "create" leaves an existing comment alone (update() keeps it current)."""
+    `comment` is one of COMMENT_MODES: "create" leaves an existing comment alone (update() keeps it current).
+    `host_commits` lists the PR's commit messages when the checkout cannot (see find_keys). Pass `result` to
+    know, after a failure, what was done before it: the tickets linked so far, the writes."""
     if comment not in COMMENT_MODES:
         raise ValueError(f"comment={comment!r}; use one of {', '.join(COMMENT_MODES)}")
-    result = LinkResult()
+    result = LinkResult() if result is None else result
     repo_dir = change.workspace if repo_dir is None else repo_dir
-    result.found = find_keys(config.jira, change, repo_dir=repo_dir or None, notes=result.notes)
+    result.found, commits_searched = search_keys(config.jira, change, repo_dir=repo_dir or None,
+                                                 notes=result.notes, host_commits=host_commits)
     if config.jira.require_ticket == "off" and not result.found:
         return result
     linker = _Linker(config, secrets, log)
     linker.log(f"keys: {', '.join(f'{k.key} ({k.where})' for k in result.found) or 'none'}")
-    tickets = linker.validate(result.found, change, result.notes)
-    result.tickets = [t.key for t in tickets]
+    tickets = linker.validate(result.found, change, result.notes, commits_searched=commits_searched)
     plans = linker.plan(tickets, event, result.notes)
     try:
         resolved = event in ("merged", "closed")
         for ticket in tickets:
             linker.upsert_comment(ticket.key, change.repository, details, result.notes, edit=comment == "upsert")
             linker.upsert_link(ticket.key, change.repository, details, resolved=resolved)
+            result.tickets.append(ticket.key)
         linker.apply(plans, result.notes)
         linker.fix_version(tickets, event)
     finally:
         result.writes = linker.writes
+        result.actions[:] = linker.actions
     if tickets:
         linker.log(f"linked {', '.join(result.tickets)} ({result.writes} write{'s' if result.writes != 1 else ''})")
     return result

@@ -7,7 +7,9 @@
   jdci ticket transition EVENT [--keys K1,K2] [--pr N]
       move the tickets (default: the change's keys) by the transition configured for EVENT.
 With --pr N (or CHANGE_ID) and a GitHub [scm] section (GITHUB_TOKEN set), both read the PR's title, branch and
-URL from GitHub for what the flags and CHANGE_* variables do not say (`--dry-run` contacts nothing).
+URL from GitHub for what the flags and CHANGE_* variables do not say, and the PR's commit messages when there is
+no usable git checkout (`--dry-run` contacts nothing). When jdci cannot read PR N and finds no key elsewhere,
+that is a ConfigError (exit 2) saying what would let it read the PR.
 Logs go to stderr prefixed `[link]`; with --json stdout carries exactly one JSON object (cli.py prints it).
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
 
 
 def _say(message: str) -> None:
@@ -42,23 +44,38 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any]:
     return config, change
 
 
-def _from_scm(config: Any, secrets: Any, change: Any) -> tuple[Any, str]:
-    """(change completed from the SCM host, "" ) when it can say more about PR N; else (change, a hint on
-    what would let jdci read the PR) - for the "no keys" message."""
+def _from_scm(config: Any, secrets: Any, change: Any) -> tuple[Any, str, Any]:
+    """(change completed from the SCM host, "", the PR's commit messages as a HostCommits) when it can say more
+    about PR N; else (change, a hint on what would let jdci read the PR, None) - for the "no keys" message."""
     if change.pr_number is None:
-        return change, ""
+        return change, "", None
     if config.scm.provider != "github":
-        return change, ""
+        return change, "", None
     if not config.scm.repository:
-        return change, f"; or set [scm] repository so jdci reads PR #{change.pr_number} from GitHub"
+        return change, f"; or set [scm] repository so jdci reads PR #{change.pr_number} from GitHub", None
     if not secrets.github_token:
         return change, (f"; or export GITHUB_TOKEN so jdci reads PR #{change.pr_number} of "
-                        f"{config.scm.repository} from GitHub")
+                        f"{config.scm.repository} from GitHub"), None
     from .. import scm
     from ..context import complete
 
     host = scm.connect(config, secrets)
-    return complete(change, host.pull_request(change.pr_number), host.repository), ""
+    number = change.pr_number
+    listed = getattr(host, "commit_messages", None)
+    commits = (lambda: list(listed(number))) if callable(listed) else None
+    return complete(change, host.pull_request(number), host.repository), "", commits
+
+
+def _unreadable_pr(config: Any, change: Any, hint: str, notes: list[str]) -> None:
+    """Raise the ConfigError for "jdci could not read PR N (`hint` says why) and nothing else names a key"."""
+    from .. import tickets
+
+    if not hint or config.jira.require_ticket == "off":
+        return
+    found, searched = tickets.search_keys(config.jira, change, repo_dir=change.workspace, notes=notes)
+    if not found:
+        raise ConfigError(tickets.no_key_found(change, "pass --title/--branch that name a key such as ABC-123" + hint,
+                                               commits_searched=searched))
 
 
 def _secrets() -> Any:
@@ -99,13 +116,14 @@ def link_payload(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         keys = [key.key for key in found]
         return {"tickets": keys}, "\n".join(keys) or "no ticket keys found"
     secrets = _secrets()
-    change, _ = _from_scm(config, secrets, change)
+    change, hint, host_commits = _from_scm(config, secrets, change)
+    _unreadable_pr(config, change, hint, [])
     details = tickets.CommentDetails(pr_url=change.pr_url, pr_title=change.title, pr_number=change.pr_number,
                                      build_url=change.build_url)
-    partial: dict[str, Any] = {"tickets": []}
-    args._partial = lambda: partial  # what --json shows if linking fails half-way
-    result = tickets.link(config, secrets, change, details, event="opened", log=_say)
-    partial.update(result.to_json())
+    result = tickets.LinkResult()
+    args._partial = result.to_json  # what --json shows if linking fails half-way: what was done until then
+    tickets.link(config, secrets, change, details, event="opened", log=_say, host_commits=host_commits,
+                 result=result)
     return result.to_json(), "\n".join(result.tickets) or "no tickets linked"
 
 
@@ -123,13 +141,15 @@ def cmd_ticket_transition(args: argparse.Namespace) -> Any:
     if getattr(args, "keys", None):
         keys = [k.strip().upper() for k in args.keys.split(",") if k.strip()]
     else:
-        change, hint = _from_scm(config, secrets, change)
-        found = tickets.find_keys(config.jira, change, repo_dir=change.workspace)
+        change, hint, host_commits = _from_scm(config, secrets, change)
+        found, searched = tickets.search_keys(config.jira, change, repo_dir=change.workspace,
+                                              host_commits=host_commits)
         keys = [k.key for k in found]
         optional = {k.key for k in found if k.lowercase}
         if not keys:
-            raise UsageError(tickets.no_key_found(
-                change, "pass --keys ABC-1,ABC-2 or a --title/--branch that names them" + hint))
+            raise (ConfigError if hint else UsageError)(tickets.no_key_found(
+                change, "pass --keys ABC-1,ABC-2 or a --title/--branch that names them" + hint,
+                commits_searched=searched))
     notes = tickets.transition(config, secrets, keys, args.event, log=_say, optional=optional)
     for note in notes:
         _say(note)

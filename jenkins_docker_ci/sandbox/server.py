@@ -6,6 +6,8 @@ error bodies. Every service also answers a control API under `/_sandbox/` (never
   POST   /_sandbox/reset               forget all state
   POST   /_sandbox/faults              {"method": "GET"|"*", "path": REGEX, "status": 503, "headers": {...},
                                         "body": ANY, "count": N}: the next N matching requests get this answer
+                                       (a string body is sent verbatim - an HTML page, garbage - other bodies
+                                       as JSON)
   DELETE /_sandbox/faults              drop pending faults
   GET    /_sandbox/requests            every request served so far (method, path, query, user, status)
   DELETE /_sandbox/requests            clear that log
@@ -154,7 +156,9 @@ class Service:
             if not control:
                 fault = self._take_fault(request)
                 if fault is not None:
-                    response = Response(fault.status, fault.body, dict(fault.headers))
+                    # a string is sent as it is: how tests play an SSO page or a proxy answering in the service's place
+                    body = fault.body.encode("utf-8") if isinstance(fault.body, str) else fault.body
+                    response = Response(fault.status, body, dict(fault.headers))
                     if response.body is None and fault.status >= 400:
                         response.body = self.error_body(fault.status, "fault injected by the sandbox")
                     return self._finish(request, response)

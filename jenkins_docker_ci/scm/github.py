@@ -3,19 +3,27 @@
 This adapter is where GitHub's status codes get their meaning: 401 = the token is wrong (ConfigError), 404 on a
 pull request = a wrong number (UsageError), merge 409 = the head moved (HeadMoved), merge 405 = GitHub refuses
 (NotMergeable), branch delete 422 = already gone, 5xx after retries = GitHub is failing (ServiceError).
+
+A 404 names its object only once the repository and the API root are known to be right: the first 404 of a run
+checks `GET /repos/{owner}/{name}` and, if that is missing too, whether [scm] api_url answers as a GitHub API
+root at all - so a GitHub Enterprise URL without /api/v3 is reported as that, not as "pull request #1 not found".
+Answers are decoded in ONE place (`_decode`): a body that is not JSON, or JSON not in GitHub's shape (an SSO or
+proxy page answering in GitHub's place), is a ServiceError that says so.
 """
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from urllib.parse import quote
 
 from ..errors import ConfigError, JdciError, ServiceError, UsageError
+from ..http import content_type, json_body, snippet
 from . import Comment, CommitCheck, Comparison, HeadMoved, MergeResult, NotMergeable, PullRequest, Reaction, Review
 
 if TYPE_CHECKING:
     import requests
 
+T = TypeVar("T")
 STATUS_STATES = ("success", "failure", "error", "pending")
 _CHECK_RUN_SUCCESS = frozenset({"success", "neutral", "skipped"})
 _CHECK_RUN_FAILURE = frozenset({"failure", "timed_out", "cancelled", "action_required"})
@@ -71,9 +79,9 @@ def pull_request_from(data: dict[str, Any]) -> PullRequest:
 
 def _message(response: "requests.Response") -> str:
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
-        return response.text[:200]
+        return f"{content_type(response)}: {snippet(response)}"
     if isinstance(body, dict):
         message = str(body.get("message") or "")
         errors = body.get("errors")
@@ -104,6 +112,7 @@ class GitHub:
             "User-Agent": "jenkins-docker-ci",
         })
         self._rate: tuple[str | None, str | None] = (None, None)  # last (remaining, reset) GitHub reported
+        self._location: list[tuple[str, str] | None] = []  # [] = not checked yet; [(problem, fix) or None]
 
     def __repr__(self) -> str:  # never the token
         return f"GitHub({self.api_url!r}, {self.repository!r})"
@@ -137,21 +146,91 @@ class GitHub:
                                          + (f" ({detail})" if detail else ""))
         return response
 
-    def _repo_missing(self, what: str) -> ConfigError:
-        return ConfigError(f"repository {self.repository} not found at {self.api_url} (or GITHUB_TOKEN cannot see "
-                           f"it) while trying to {what}; check [scm] repository and [scm] api_url")
+
+    def _decode(self, response: "requests.Response", what: str, parse: Callable[[Any], T] = lambda body: body) -> T:
+        """The ONE place a GitHub answer becomes data: `parse(body)`. A body that is not JSON, or JSON that `parse`
+        cannot read (a missing key, a wrong type), is a ServiceError naming the answer - never a KeyError."""
+        status = response.status_code
+        try:
+            body = json_body(response)
+        except ValueError:
+            raise ServiceError("GitHub", f"GitHub at {self.api_url} answered HTTP {status} with a body that is not "
+                                         f"JSON ({content_type(response)}: {snippet(response)}) when asked to "
+                                         f"{what}: is [scm] api_url the API root, and is no proxy or single sign-on "
+                                         f"page answering in GitHub's place?") from None
+        try:
+            return parse(body)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            # `parse` only reads fields GitHub documents for this call: failing means the answer is not GitHub's
+            raise ServiceError("GitHub", f"GitHub at {self.api_url} answered HTTP {status} with JSON that is not "
+                                         f"what GitHub sends when asked to {what} ({type(exc).__name__}: {exc}; "
+                                         f"body: {snippet(response)}): is [scm] api_url the API root?") from None
+
+    def _not_found(self, what: str, error: JdciError) -> JdciError:
+        """What a 404 means: `error` (about the object asked for) once the repository and the API root are known
+        to be right, else the ConfigError naming the setting that is wrong."""
+        if not self._location:
+            self._location.append(self._locate())
+        if self._location[0] is None:
+            return error
+        problem, fix = self._location[0]
+        return ConfigError(f"{problem} while trying to {what}; {fix}")
+
+    def _locate(self) -> tuple[str, str] | None:
+        """Checked once per run, on the first 404: does [scm] repository exist at [scm] api_url, and if not, is
+        api_url a GitHub API root at all? (A GitHub Enterprise URL without /api/v3 answers 404 everywhere.)"""
+        response = self._call("GET", self._repo, f"read repository {self.repository}")
+        if response.status_code == 200 and self._answers_as_github(response, "full_name"):
+            return None
+        root = self._root_status(self.api_url)
+        if root is None or root[0]:
+            return (f"repository {self.repository} not found at {self.api_url} (GET /repos/{self.repository} "
+                    f"answered HTTP {response.status_code}; or GITHUB_TOKEN cannot see it)",
+                    "check [scm] repository (owner/name)")
+        answer = root[1]
+        fix = "fix [scm] api_url (github.com: https://api.github.com; GitHub Enterprise: https://HOST/api/v3)"
+        if not self.api_url.endswith("/api/v3"):
+            enterprise = self._root_status(self.api_url + "/api/v3")
+            if enterprise is not None and enterprise[0]:
+                fix = f'GitHub Enterprise serves its API under /api/v3: set [scm] api_url = "{self.api_url}/api/v3"'
+        return (f"[scm] api_url {self.api_url} does not look like a GitHub API root: GET /user answered {answer} "
+                f"and GET /repos/{self.repository} HTTP {response.status_code}", fix)
+
+    @staticmethod
+    def _answers_as_github(response: "requests.Response", field: str) -> bool:
+        try:
+            body = json_body(response)
+        except ValueError:
+            return False
+        return isinstance(body, dict) and field in body
+
+    def _root_status(self, api_url: str) -> tuple[bool, str] | None:
+        """(whether `api_url` answers as a GitHub API root, what it answered); None when that cannot be told
+        (the server is failing). `GET /user` answers 200 with a login, or 403 with a message for a token that
+        may not read users (a GitHub App's) - a page that is not GitHub's answers neither."""
+        response = self.http.request("GET", f"{api_url}/user")
+        status = response.status_code
+        if status >= 500:
+            return None
+        if (status == 200 and self._answers_as_github(response, "login")) or (
+                status in (401, 403) and self._answers_as_github(response, "message")):
+            return True, f"HTTP {status}"
+        return False, f"HTTP {status} ({content_type(response)})"
 
     def _pr_missing(self, number: int) -> UsageError:
+        # raised once _not_found has seen the repository exist: the number is what is wrong
         return UsageError(f"pull request #{number} not found in {self.repository} at {self.api_url}; "
-                          f"check the number (--pr, CHANGE_ID) and [scm] repository")
+                          f"check the number (--pr, CHANGE_ID)")
 
-    def _unexpected(self, response: "requests.Response", what: str) -> JdciError:
+    def _unexpected(self, response: "requests.Response", what: str, note: str = "") -> JdciError:
         return ServiceError("GitHub", f"GitHub at {self.api_url} answered HTTP {response.status_code} "
-                                      f"({_message(response)}) when asked to {what}")
+                                      f"({_message(response)}) when asked to {what}" + (f", {note}" if note else ""))
 
     def _pages(self, path: str, what: str, *, key: str | None = None, number: int | None = None,
-               params: dict[str, str] | None = None) -> Iterator[Any]:
-        """Every item of a paginated list, following Link rel="next"."""
+               params: dict[str, str] | None = None, parse: Callable[[dict[str, Any]], Any] = lambda item: item
+               ) -> Iterator[Any]:
+        """Every item of a paginated list (each an object, read by `parse`), following Link rel="next".
+        A 404 is about PR `number` when given, else about whatever `what` names."""
         url: str | None = path
         query: dict[str, str] | None = {"per_page": "100", **(params or {})}
         for _ in range(1000):  # bounded: 100,000 items is far beyond any PR
@@ -159,11 +238,12 @@ class GitHub:
                 return
             response = self._call("GET", url, what, params=query)
             if response.status_code == 404:
-                raise self._pr_missing(number) if number is not None else self._repo_missing(what)
+                raise self._not_found(what, self._pr_missing(number) if number is not None else
+                                      self._unexpected(response, what, f"though {self.repository} exists there"))
             if response.status_code != 200:
                 raise self._unexpected(response, what)
-            body = response.json()
-            yield from (body[key] if key else body)
+            yield from self._decode(response, what, lambda body: [parse(_object(item)) for item in
+                                                                  _array(body[key] if key else body)])
             url = response.links.get("next", {}).get("url")
             query = None  # the next link carries the query
 
@@ -175,12 +255,13 @@ class GitHub:
         end = time.monotonic() + self.mergeable_wait
         delays = backoff_delays(first=0.1, cap=2.0)
         while True:
-            response = self._call("GET", f"{self._repo}/pulls/{number}", f"read pull request #{number}")
+            what = f"read pull request #{number}"
+            response = self._call("GET", f"{self._repo}/pulls/{number}", what)
             if response.status_code == 404:
-                raise self._pr_missing(number)
+                raise self._not_found(what, self._pr_missing(number))
             if response.status_code != 200:
-                raise self._unexpected(response, f"read pull request #{number}")
-            pr = pull_request_from(response.json())
+                raise self._unexpected(response, what)
+            pr = self._decode(response, what, pull_request_from)
             if pr.mergeable is not None or pr.state != "open":
                 return pr
             delay = next(delays)
@@ -189,8 +270,8 @@ class GitHub:
             time.sleep(delay)
 
     def open_pull_requests(self) -> list[PullRequest]:
-        return [pull_request_from(item) for item in
-                self._pages(f"{self._repo}/pulls", "list open pull requests", params={"state": "open"})]
+        return list(self._pages(f"{self._repo}/pulls", "list open pull requests", params={"state": "open"},
+                                parse=pull_request_from))
 
     def find_pull_request(self, branch: str) -> PullRequest | None:
         for pr in self.open_pull_requests():
@@ -206,14 +287,15 @@ class GitHub:
                                         number=number)]
 
     def reactions(self, number: int) -> list[Reaction]:
-        return [Reaction(user=(item.get("user") or {}).get("login", ""), content=item["content"])
-                for item in self._pages(f"{self._repo}/issues/{number}/reactions", f"list reactions on #{number}",
-                                        number=number)]
+        return list(self._pages(f"{self._repo}/issues/{number}/reactions", f"list reactions on #{number}",
+                                number=number, parse=lambda item: Reaction(
+                                    user=(item.get("user") or {}).get("login", ""), content=item["content"])))
 
     def commit_messages(self, number: int) -> list[str]:
         """The messages of the PR's commits, oldest first (for ticket keys when there is no checkout)."""
-        return [item["commit"]["message"] for item in
-                self._pages(f"{self._repo}/pulls/{number}/commits", f"list the commits of #{number}", number=number)]
+        return [str(message) for message in
+                self._pages(f"{self._repo}/pulls/{number}/commits", f"list the commits of #{number}", number=number,
+                            parse=lambda item: item["commit"]["message"])]
 
     def compare(self, base: str, head: str) -> Comparison:
         """How `head` relates to `base` (a branch or SHA each): for "is the PR up to date with its target".
@@ -221,25 +303,25 @@ class GitHub:
         what = f"compare {head[:12]} with {base}"
         response = self._call("GET", f"{self._repo}/compare/{quote(base, safe='/')}...{quote(head, safe='/')}", what)
         if response.status_code == 404:
-            raise UsageError(f"GitHub cannot compare {head[:12]} with {base} in {self.repository}: one of them does "
-                             f"not exist (is the target branch right?)")
+            raise self._not_found(what, UsageError(
+                f"GitHub cannot compare {head[:12]} with {base} in {self.repository}: one of them does not exist "
+                f"(is the target branch right?)"))
         if response.status_code != 200:
             raise self._unexpected(response, what)
-        data = response.json()
-        return Comparison(status=data.get("status") or "", ahead_by=int(data.get("ahead_by") or 0),
-                          behind_by=int(data.get("behind_by") or 0),
-                          base_sha=(data.get("base_commit") or {}).get("sha") or "")
+        return self._decode(response, what, lambda data: Comparison(
+            status=data.get("status") or "", ahead_by=int(data.get("ahead_by") or 0),
+            behind_by=int(data.get("behind_by") or 0), base_sha=(data.get("base_commit") or {}).get("sha") or ""))
 
     # -- checks ---------------------------------------------------------------------------------------------
     def checks(self, sha: str) -> list[CommitCheck]:
-        found = [CommitCheck(name=item["context"], state=item["state"], url=item.get("target_url") or "",
-                             description=item.get("description") or "", created_at=item.get("created_at") or "",
-                             kind="status")
-                 for item in self._pages(f"{self._repo}/commits/{sha}/status", f"read the statuses of {sha[:12]}",
-                                         key="statuses")]
-        for run in self._pages(f"{self._repo}/commits/{sha}/check-runs", f"read the check runs of {sha[:12]}",
-                               key="check_runs"):
-            found.append(CommitCheck(
+        found: list[CommitCheck] = list(self._pages(
+            f"{self._repo}/commits/{sha}/status", f"read the statuses of commit {sha[:12]}", key="statuses",
+            parse=lambda item: CommitCheck(name=item["context"], state=item["state"], url=item.get("target_url") or "",
+                                           description=item.get("description") or "",
+                                           created_at=item.get("created_at") or "", kind="status")))
+        found += self._pages(
+            f"{self._repo}/commits/{sha}/check-runs", f"read the check runs of commit {sha[:12]}", key="check_runs",
+            parse=lambda run: CommitCheck(
                 name=run["name"], state=check_run_state(run.get("status"), run.get("conclusion")),
                 url=run.get("details_url") or run.get("html_url") or "",
                 description=((run.get("output") or {}).get("title") or ""),
@@ -255,7 +337,8 @@ class GitHub:
         what = f"set status {context} on {sha[:12]}"
         response = self._call("POST", f"{self._repo}/statuses/{sha}", what, json=body)
         if response.status_code == 404:
-            raise self._repo_missing(what)
+            raise self._not_found(what, self._unexpected(
+                response, what, f"though {self.repository} exists there: may GITHUB_TOKEN write statuses?"))
         if response.status_code != 201:
             raise self._unexpected(response, what)
 
@@ -266,26 +349,26 @@ class GitHub:
                        url=item.get("html_url") or "")
 
     def comments(self, number: int) -> list[Comment]:
-        return [self._comment(item) for item in
-                self._pages(f"{self._repo}/issues/{number}/comments", f"list comments on #{number}", number=number)]
+        return list(self._pages(f"{self._repo}/issues/{number}/comments", f"list comments on #{number}",
+                                number=number, parse=self._comment))
 
     def create_comment(self, number: int, body: str) -> Comment:
         what = f"comment on #{number}"
         response = self._call("POST", f"{self._repo}/issues/{number}/comments", what, json={"body": body})
         if response.status_code == 404:
-            raise self._pr_missing(number)
+            raise self._not_found(what, self._pr_missing(number))
         if response.status_code != 201:
             raise self._unexpected(response, what)
-        return self._comment(response.json())
+        return self._decode(response, what, self._comment)
 
     def update_comment(self, comment_id: int, body: str) -> Comment:
         what = f"edit comment {comment_id}"
         response = self._call("PATCH", f"{self._repo}/issues/comments/{comment_id}", what, json={"body": body})
         if response.status_code == 404:
-            raise UsageError(f"comment {comment_id} not found in {self.repository}")
+            raise self._not_found(what, UsageError(f"comment {comment_id} not found in {self.repository}"))
         if response.status_code != 200:
             raise self._unexpected(response, what)
-        return self._comment(response.json())
+        return self._decode(response, what, self._comment)
 
     # -- merging ----------------------------------------------------------------------------------------------
     def merge(self, number: int, sha: str, method: str, title: str, message: str) -> MergeResult:
@@ -298,9 +381,8 @@ class GitHub:
         response = self._call("PUT", f"{self._repo}/pulls/{number}/merge", what, json=body)
         status = response.status_code
         if status == 200:
-            data = response.json()
-            return MergeResult(merged=bool(data.get("merged", True)), sha=data.get("sha"),
-                               message=data.get("message") or "")
+            return self._decode(response, what, lambda data: MergeResult(
+                merged=bool(data.get("merged", True)), sha=data.get("sha"), message=data.get("message") or ""))
         if status == 409:
             raise HeadMoved(f"pull request #{number} in {self.repository} moved: its head is no longer "
                             f"{sha[:12]} ({_message(response)}); not merging untested code - the new head needs "
@@ -309,7 +391,7 @@ class GitHub:
             raise NotMergeable(f"GitHub refuses to merge pull request #{number} in {self.repository}: "
                                f"{_message(response)}")
         if status == 404:
-            raise self._pr_missing(number)
+            raise self._not_found(what, self._pr_missing(number))
         if status == 422:
             raise UsageError(f"GitHub rejected the merge request for #{number}: {_message(response)} "
                              f"(check [merge] method = {method!r})")
@@ -322,7 +404,7 @@ class GitHub:
         if response.status_code == 202:
             return
         if response.status_code == 404:
-            raise self._pr_missing(number)
+            raise self._not_found(what, self._pr_missing(number))
         if response.status_code == 422:
             message = _message(response)
             if "expected head sha" in message.lower():
@@ -342,5 +424,18 @@ class GitHub:
                 return False
             raise UsageError(f"GitHub refuses to delete branch {branch} of {self.repository}: {message}")
         if response.status_code == 404:
-            raise self._repo_missing(what)
+            raise self._not_found(what, self._unexpected(
+                response, what, f"though {self.repository} exists there: may GITHUB_TOKEN write to it?"))
         raise self._unexpected(response, what)
+
+
+def _object(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise TypeError(f"a list item is a {type(item).__name__}, not an object")
+    return item
+
+
+def _array(items: Any) -> list[Any]:
+    if not isinstance(items, list):
+        raise TypeError(f"the list is a {type(items).__name__}, not an array")
+    return items

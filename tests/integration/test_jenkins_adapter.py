@@ -55,8 +55,33 @@ def test_folder_path_and_a_build_without_merge(url: str, unique: str) -> None:
     assert (build.job, build.result, build.sha) == (f"team-{unique}/shop/PR-2", "UNSTABLE", HEAD)
 
 
+def make_project(url: str, name: str) -> str:
+    """A multibranch project without PR jobs yet, as Jenkins has it before its first scan finds a PR."""
+    requests.post(f"{url}/_sandbox/jobs", json={"job": name, "kind": "multibranch"}, timeout=10).raise_for_status()
+    return name
+
+
 def test_no_job_yet_is_none(url: str, unique: str) -> None:
-    assert jenkins.last_build(config_for(url), SECRETS, f"shop-{unique}", 1) is None
+    assert jenkins.last_build(config_for(url), SECRETS, make_project(url, f"shop-{unique}"), 1) is None
+
+
+def test_a_misspelt_project_is_a_config_error_listing_the_jobs_near_matches_first(url: str, unique: str) -> None:
+    make_project(url, f"zz-other-{unique}")
+    make_project(url, f"shop-{unique}")
+    with pytest.raises(ConfigError) as caught:
+        jenkins.last_build(config_for(url), SECRETS, f"sohp-{unique}", 1)
+    message = caught.value.message
+    assert caught.value.exit_code == 2
+    assert f"[jenkins] job = 'sohp-{unique}' does not exist at {url} (GET job/sohp-{unique}/ answered 404), so the " \
+           f"job sohp-{unique}/PR-1 can never appear" in message
+    listed = message.split("Jobs at the top level: ", 1)[1]
+    assert listed.startswith(f"shop-{unique}, "), listed  # the near match first
+    assert f"zz-other-{unique}" in listed
+
+    team = make_project(url, f"team-{unique}/shop")
+    with pytest.raises(ConfigError, match=rf"Jobs in folder team-{unique}: team-{unique}/shop$"):
+        jenkins.last_build(config_for(url), SECRETS, f"team-{unique}/shpo", 1)
+    assert jenkins.last_build(config_for(url), SECRETS, team, 1) is None
 
 
 def test_only_a_running_first_build_is_none(url: str, unique: str) -> None:
@@ -130,7 +155,7 @@ def test_gate_waits_for_a_build_of_the_head_then_passes(url: str, unique: str) -
     from jenkins_docker_ci.gate import GateInput, evaluate
     from jenkins_docker_ci.scm import PullRequest
 
-    project = f"shop-{unique}"
+    project = make_project(url, f"shop-{unique}")
     config = config_for(url)
     gate_config = dataclasses.replace(config.gate, require_jenkins=True, required_checks=(), approvals=0,
                                       require_ticket=False)
@@ -148,3 +173,19 @@ def test_gate_waits_for_a_build_of_the_head_then_passes(url: str, unique: str) -
                                    "waiting for a build of the head")
     seed(url, job=f"{project}/PR-9", result="SUCCESS", sha=HEAD, merge_sha=MERGE)
     assert decide() == ("ok", f"{project}/PR-9 #2 at 3333333: SUCCESS")
+
+
+def test_a_login_page_answering_200_is_a_service_error_naming_it(url: str, unique: str) -> None:
+    project = f"shop-{unique}"
+    seed(url, job=f"{project}/PR-3", result="SUCCESS", sha=HEAD)
+    requests.post(f"{url}/_sandbox/faults", timeout=10, json={
+        "method": "GET", "path": f"^/job/{project}/job/PR-3/api/json", "status": 200,
+        "body": "<html><title>Sign in [Jenkins]</title></html>", "headers": {"Content-Type": "text/html"}},
+                  ).raise_for_status()
+    with pytest.raises(ServiceError) as caught:
+        jenkins.last_build(config_for(url), SECRETS, project, 3)
+    assert caught.value.exit_code == EXIT_SERVICE
+    assert caught.value.message == (
+        f"Jenkins at {url} answered HTTP 200 with a body that is not JSON (text/html: <html><title>Sign in "
+        f"[Jenkins]</title></html>) when asked for job {project}/PR-3: is [jenkins] url the Jenkins base URL, and "
+        f"is no proxy or single sign-on page answering in Jenkins' place?")

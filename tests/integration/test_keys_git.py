@@ -80,6 +80,22 @@ def test_missing_target_or_repository_gives_a_note_not_an_error(repo: Path, tmp_
     assert len(notes) == 2
 
 
+def test_without_a_usable_checkout_the_hosts_commit_messages_are_searched(
+        repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    listed = ["Basket: total", "OPS-3 fix the rounding"]
+    empty = str(tmp_path_factory.mktemp("not-a-repo"))
+    notes: list[str] = []
+    found = find_keys(JiraConfig(), Change(target_branch="main"), repo_dir=empty, notes=notes,
+                      host_commits=lambda: listed)
+    assert [(k.key, k.where) for k in found] == [("OPS-3", "a commit message")]
+    assert notes == ["commit messages read from the pull request on the SCM host (no usable git checkout)"]
+    def never() -> list[str]:
+        raise AssertionError("the host was asked although the checkout can say")
+
+    found = find_keys(JiraConfig(), Change(target_branch="main"), repo_dir=str(repo), host_commits=never)
+    assert [k.key for k in found] == ["ABC-77", "DEF-5"]
+
+
 def test_cli_dry_run_prints_one_json_object_and_contacts_no_jira(repo: Path) -> None:
     env = {k: v for k, v in ENV.items() if not k.startswith(("CHANGE_", "JIRA_", "JDCI_"))}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])

@@ -395,8 +395,9 @@ def test_link_itself_fails_when_nothing_valid_is_found(jira: Jira) -> None:
     for c in (change("Improve docs", branch="docs/readme"), change("x", branch=f"fix/{jira.project.lower()}-31")):
         with pytest.raises(TicketError, match="no JIRA ticket"):
             run_link(jira, c)
-    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs', branch "
-                                          "'docs/readme' or commit messages of acme/shop PR #7"):
+    # repo_dir="": no checkout, so no commit message was read - and the message does not claim any was
+    with pytest.raises(TicketError, match="no JIRA ticket key found in the title 'Improve docs' or branch "
+                                          "'docs/readme' of acme/shop PR #7; put a key"):
         run_link(jira, change("Improve docs", branch="docs/readme"))
 
 
@@ -442,3 +443,150 @@ def test_cli_ticket_transition_reads_the_pr_from_github(jira: Jira, sandbox: dic
     assert cli.main(["link", "--pr", str(pr["number"]), "--json"]) == 0  # `jdci link` reads the PR the same way
     assert json.loads(capsys.readouterr().out)["tickets"] == [in_title, in_branch]
     assert pr["html_url"] in jira.state(in_branch)["comments"][0]["body"]
+
+
+# -- answers that are not JIRA's, and URLs that are not JIRA's REST root ---------------------------------------------
+SSO_PAGE = "<html><head><title>Sign in - Acme SSO</title></head><body>Please sign in</body></html>"
+
+
+def served(jira: Jira, path: str) -> int:
+    return sum(1 for r in requests.get(f"{jira.url}/_sandbox/requests").json() if r["path"] == path)
+
+
+@pytest.mark.parametrize("body, content_type, answer", [
+    (SSO_PAGE, "text/html; charset=utf-8", "a body that is not JSON (text/html: <html><head><title>Sign in"),
+    ("{garbage", "application/json", "a body that is not JSON (application/json: {garbage)"),
+    ('"sso"', "application/json", "JSON that is a str, not an object"),
+])
+def test_an_answer_that_is_not_jiras_is_a_service_error_naming_it(jira: Jira, body: str, content_type: str,
+                                                                    answer: str) -> None:
+    key = jira.seed(40)
+    jira.fault(method="GET", path=f"/issue/{key}$", status=200, body=body, headers={"Content-Type": content_type})
+    with pytest.raises(ServiceError) as caught:
+        run_link(jira, change(f"{key} basket"))
+    message = caught.value.message
+    assert caught.value.exit_code == 4
+    assert message.startswith(f"JIRA at {jira.url} answered HTTP 200 with {answer}"), message
+    assert f"when asked to GET issue {key}: is [jira] url the JIRA base URL" in message
+    assert jira.writes() == []
+
+
+def test_a_wrong_jira_url_path_is_a_config_error_not_a_missing_ticket(jira: Jira) -> None:
+    key = jira.seed(41)
+    wrong = f"{jira.url}/jira"
+    with pytest.raises(ConfigError) as caught:
+        run_link(jira, change(f"{key} basket"), config=make_config(wrong))
+    assert caught.value.message == (
+        f"{wrong} does not look like a JIRA REST root: GET /rest/api/2/serverInfo answered HTTP 404 (while trying "
+        f'to GET issue {key}); fix [jira] url (JIRA answers at {jira.url}: set [jira] url = "{jira.url}")')
+    with pytest.raises(ConfigError, match=f"{wrong} does not look like a JIRA REST root"):
+        tickets.statuses(make_config(wrong), SECRETS, [key])  # auto: serverInfo is read first, and says it
+    with pytest.raises(ConfigError, match=f"{wrong} does not look like a JIRA REST root"):
+        tickets.statuses(make_config(wrong, deployment="server"), SECRETS, [key])  # the search itself is 404
+
+
+def test_missing_tickets_check_server_info_once_then_are_missing_tickets(jira: Jira) -> None:
+    before = served(jira, "/rest/api/2/serverInfo")
+    with pytest.raises(TicketError, match=f"JIRA ticket {jira.project}-42 not found at {jira.url}"):
+        run_link(jira, change(f"{jira.project}-42 and {jira.project}-43"))
+    assert served(jira, "/rest/api/2/serverInfo") - before == 1
+
+
+def test_search_refusals_name_the_setting_or_the_call(jira: Jira) -> None:
+    key = jira.seed(44)
+    requests.post(f"{jira.url}/_sandbox/mode", json={"cloud": True}).raise_for_status()
+    try:
+        with pytest.raises(ConfigError, match=r'answered HTTP 410 Gone to the Server/Data Center search .*: it is JIRA '
+                                              r'Cloud, yet \[jira\] deployment = "server"; set \[jira\] deployment = '
+                                              r'"cloud"'):
+            tickets.statuses(make_config(jira.url, deployment="server"), SECRETS, [key])
+    finally:
+        requests.post(f"{jira.url}/_sandbox/mode", json={"cloud": False}).raise_for_status()
+    with pytest.raises(ConfigError, match=r"has no Cloud search .*serverInfo says deploymentType 'Server', yet "
+                                          r'\[jira\] deployment = "cloud"; set \[jira\] deployment = "server"'):
+        tickets.statuses(make_config(jira.url, deployment="cloud"), SECRETS, [key])
+    jira.fault(method="GET", path="/rest/api/2/search$", status=400,
+               body={"errorMessages": ["Error in the JQL Query: 'key in' is incomplete."], "errors": {}})
+    with pytest.raises(ServiceError) as caught:
+        tickets.statuses(make_config(jira.url), SECRETS, [key])
+    assert caught.value.exit_code == 4
+    assert caught.value.message == (f"JIRA at {jira.url} refused search 'key in ({key})' (HTTP 400: Error in the "
+                                    f"JQL Query: 'key in' is incomplete.)")
+
+
+def cli_env(monkeypatch: pytest.MonkeyPatch, work: Any) -> None:
+    for name in ("CHANGE_ID", "CHANGE_TITLE", "CHANGE_BRANCH", "CHANGE_TARGET", "CHANGE_URL", "JDCI_CONFIG",
+                 "JIRA_USER", "WORKSPACE", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.chdir(work)
+
+
+def test_cli_link_reads_the_commit_messages_from_github_without_a_checkout(
+        jira: Jira, sandbox: dict, unique: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    from .github_scenario import Scenario
+
+    key = jira.seed(50)
+    gh = Scenario(sandbox["github"], tmp_path, f"link-commits-{unique}")
+    gh.push("feature/basket", {"basket.txt": "total\n"}, message=f"{key}: show the basket total")
+    number = gh.open_pr("feature/basket", title="Basket total")["number"]  # no key in the title or the branch
+    work = tmp_path / "job"  # no git checkout here
+    work.mkdir()
+    (work / "jdci.toml").write_text(f'[scm]\napi_url = "{gh.api}"\nrepository = "{gh.full_name}"\n'
+                                    f'[jira]\nurl = "{jira.url}"\n[jira.transitions]\nopened = "In Review"\n')
+    cli_env(monkeypatch, work)
+
+    # without GITHUB_TOKEN jdci cannot read the PR: a configuration problem, and the message says how to fix it
+    assert cli.main(["link", "--pr", str(number), "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["kind"] == "config"
+    # (up to the owner: an earlier test's GITHUB_TOKEN "alice" is still registered for redaction in this process)
+    assert error["message"].startswith(f"no JIRA ticket key found in this change of PR #{number}; pass --title/"
+                                       f"--branch that name a key such as ABC-123; or export GITHUB_TOKEN so jdci "
+                                       f"reads PR #{number} of "), error["message"]
+    assert error["message"].endswith(f"/{gh.name} from GitHub")
+
+    monkeypatch.setenv("GITHUB_TOKEN", "jdci-bot")
+    assert cli.main(["link", "--pr", str(number), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["tickets"] == [key]
+    assert any("commit messages read from the pull request" in note for note in payload["notes"])
+    assert jira.state(key)["status"] == "In Review"
+
+
+def test_cli_link_json_after_a_partial_failure_says_what_was_done(jira: Jira, tmp_path: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    first, second = jira.seed(51), jira.seed(52)
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}"\n')
+    cli_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("CHANGE_URL", "https://github.example.com/acme/shop/pull/3")
+    jira.fault(method="POST", path=f"/issue/{second}/comment$", status=500)  # a write is never retried
+    assert cli.main(["link", "--json", "--title", f"{first} {second} basket", "--pr", "3"]) == 4
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["error"]["kind"] == "service"
+    assert payload["tickets"] == [first]  # linked: its comment and remote link are in place
+    assert payload["writes"] == 2
+    assert payload["actions"] == [f"{first}: comment added", f"{first}: remote link added"]
+    assert len(jira.state(first)["comments"]) == 1 and jira.state(second)["comments"] == []
+
+
+def test_cli_link_exit_codes_for_answers_that_are_not_jiras(jira: Jira, tmp_path: Any,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from jenkins_docker_ci import cli
+
+    key = jira.seed(53)
+    cli_env(monkeypatch, tmp_path)
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}/jira"\n')
+    assert cli.main(["link", "--json", "--title", f"{key} basket"]) == 2
+    assert "fix [jira] url" in json.loads(capsys.readouterr().out)["error"]["message"]
+    (tmp_path / "jdci.toml").write_text(f'[jira]\nurl = "{jira.url}"\n')
+    jira.fault(method="GET", path=f"/issue/{key}$", status=200, body=SSO_PAGE, headers={"Content-Type": "text/html"})
+    assert cli.main(["link", "--json", "--title", f"{key} basket"]) == 4
+    assert "with a body that is not JSON (text/html" in json.loads(capsys.readouterr().out)["error"]["message"]

@@ -47,3 +47,12 @@ def test_job_names_and_paths() -> None:
 ])
 def test_own_build_from_env(env: dict[str, str], expected: OwnBuild | None) -> None:
     assert OwnBuild.from_env(env) == expected
+
+
+def test_near_first_puts_close_names_first_ignoring_case() -> None:
+    from jenkins_docker_ci.jenkins import near_first
+
+    assert near_first("sohp", ["billing", "Shop", "zeta"]) == ["Shop", "billing", "zeta"]
+    assert near_first("shop-api", ["x", "shop", "shop-ap"]) == ["shop-ap", "shop", "x"]  # closest first
+    assert near_first("x", ["a", "b"]) == ["a", "b"]
+    assert near_first("shop", []) == []

@@ -136,6 +136,10 @@ def test_no_key_messages_name_what_was_searched() -> None:
     assert no_key_found(Change(repository="a/b", pr_number=3, title="T", source_branch="b", target_branch="main")
                         ).startswith("no JIRA ticket key found in the title 'T', branch 'b' or commit messages of "
                                      "a/b PR #3;")
+    # commit messages are claimed only when they were read; no repository in the label: no double space
+    assert no_key_found(Change(pr_number=1, title="T", target_branch="main"), commits_searched=False) == (
+        "no JIRA ticket key found in the title 'T' of PR #1; put a key such as ABC-123 in the PR title")
+    assert "'T' or commit messages of" in no_key_found(Change(pr_number=1, title="T"), commits_searched=True)
     dropped = run(branch="fix/shop-18")
     assert no_ticket_from_candidates(dropped, "http://j").startswith(
         "no JIRA ticket found: the branch 'fix/shop-18' names shop-18, but SHOP-18 does not exist at http://j;")
