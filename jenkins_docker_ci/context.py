@@ -29,7 +29,9 @@ class Change:
 
     @property
     def label(self) -> str:
-        return f"{self.repository} PR #{self.pr_number}" if self.pr_number else self.repository or "this change"
+        if self.pr_number:
+            return f"{self.repository} PR #{self.pr_number}" if self.repository else f"PR #{self.pr_number}"
+        return self.repository or "this change"
 
 
 # Jenkins multibranch PR builds (branch-api + git plugin); see ENVIRONMENT.md.

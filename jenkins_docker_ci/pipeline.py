@@ -123,7 +123,7 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
                   f"at {sha[:12]}")
     with source_tree(change.workspace, sha) as source:
         client = _preflight(config, secrets, dataclasses.replace(change, workspace=source))
-        _link(config, secrets, change, run)
+        _link(config, secrets, scm, change, run)
         statuses = _Statuses(scm, change)
         statuses.step("build", lambda: _build(config, secrets, change, source, run, client))
         try:
@@ -241,7 +241,7 @@ def _details(change: "Change", run: Run) -> Any:
     )
 
 
-def _link(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> None:
+def _link(config: "Config", secrets: "Secrets", scm: "ScmHost", change: "Change", run: Run) -> None:
     if config.jira.require_ticket == "off" and not config.jira.url:
         return
     from . import tickets
@@ -250,9 +250,16 @@ def _link(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> N
         raise UsageError(f"{config.source}: [jira] url is empty; set it, or set [jira] require_ticket = \"off\"")
     # "create": the comment is made here if missing; _publish() keeps it current once there is more to say,
     # so a rerun with nothing new writes nothing. link() raises when require_ticket = "fail" finds no ticket.
-    result = tickets.link(config, secrets, change, _details(change, run), event="opened", comment="create")
-    run.tickets = list(result.tickets)
-    run.notes.extend(result.notes)
+    listed = getattr(scm, "commit_messages", None)  # when the checkout lacks the target branch to diff against
+    number = change.pr_number
+    host_commits = (lambda: listed(number)) if callable(listed) and number else None
+    result = tickets.LinkResult()
+    try:
+        tickets.link(config, secrets, change, _details(change, run), event="opened", comment="create",
+                     host_commits=host_commits, result=result)
+    finally:  # what was linked before a failure is part of what this run did
+        run.tickets = list(result.tickets)
+        run.notes.extend(result.notes)
 
 
 def _build(config: "Config", secrets: "Secrets", change: "Change", source: str, run: Run, client: Any) -> None:

@@ -280,11 +280,12 @@ class GitHub:
         return None
 
     def reviews(self, number: int) -> list[Review]:
-        return [Review(user=(item.get("user") or {}).get("login", ""), state=item["state"],
-                       commit_sha=item.get("commit_id") or "", submitted_at=item.get("submitted_at") or "",
-                       author_association=item.get("author_association") or "")
-                for item in self._pages(f"{self._repo}/pulls/{number}/reviews", f"list reviews of #{number}",
-                                        number=number)]
+        return list(self._pages(f"{self._repo}/pulls/{number}/reviews", f"list reviews of #{number}",
+                                number=number, parse=lambda item: Review(
+                                    user=(item.get("user") or {}).get("login", ""), state=item["state"],
+                                    commit_sha=item.get("commit_id") or "",
+                                    submitted_at=item.get("submitted_at") or "",
+                                    author_association=item.get("author_association") or "")))
 
     def reactions(self, number: int) -> list[Reaction]:
         return list(self._pages(f"{self._repo}/issues/{number}/reactions", f"list reactions on #{number}",
