@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up the real parts jdci needs on this machine, idempotently:
-#   Docker engine, Debian's registry on 127.0.0.1:5000, local base images.
+#   Docker engine, Debian's registry on 127.0.0.1:5000, local base images, groovy (for the Jenkinsfile tests).
 # A second run with everything up only checks and returns (a few seconds at most).
 # Everything runs as root on loopback only (see ../shared/ENVIRONMENT.md).
 set -euo pipefail
@@ -107,11 +107,17 @@ build_base_images() {
   fi
 }
 
+install_tools() {
+  # groovy runs the Jenkinsfiles and shared-library steps in tests/jenkinsfiles (JDK 17 is on the machine)
+  command -v groovy >/dev/null || apt_install groovy
+}
+
 mkdir -p "$STATE_DIR"
 case "${1:-all}" in
   engine) start_engine ;;
   registry) start_registry ;;
   images) start_engine; build_base_images ;;
-  all) start_engine; start_registry; build_base_images ;;
-  *) echo "usage: $0 [all|engine|registry|images]" >&2; exit 2 ;;
+  tools) install_tools ;;
+  all) start_engine; start_registry; build_base_images; install_tools ;;
+  *) echo "usage: $0 [all|engine|registry|images|tools]" >&2; exit 2 ;;
 esac
