@@ -401,7 +401,8 @@ def _merged_elsewhere(config: "Config", secrets: "Secrets", scm: "ScmHost", numb
 def attempt_until_done(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *, timeout: float,
                        expected_sha: str = "", env: Mapping[str, str] | None = None,
                        clock: Callable[[], float] = time.monotonic,
-                       sleep: Callable[[float], None] = time.sleep) -> Attempt:
+                       sleep: Callable[[float], None] = time.sleep,
+                       seen: Callable[[Attempt], None] | None = None) -> Attempt:
     """`jdci merge --wait`: attempt, and while the answer is "wait" (or "updated"), look again with backoff
     until merged, blocked, refused or `timeout` seconds have passed (then the last answer, a wait)."""
     from .http import backoff_delays
@@ -410,6 +411,8 @@ def attempt_until_done(config: "Config", secrets: "Secrets", scm: "ScmHost", num
     delays = backoff_delays(first=0.5, factor=2.0, cap=max(0.5, config.merge.poll_max))
     for _ in range(100_000):  # bounded by the deadline; the count only guards against a broken clock
         result = attempt(config, secrets, scm, number, expected_sha=expected_sha, env=env)
+        if seen is not None:  # e.g. so an interrupted `--wait --json` still shows the last evaluation
+            seen(result)
         if result.action not in ("wait", "updated"):
             return result
         if result.action == "updated" and expected_sha:

@@ -86,7 +86,10 @@ def cmd_merge(args: argparse.Namespace) -> Any:
         return Outcome(failed[0].code if failed else EXIT_OK, {"pull_requests": partial}, text)
     if args.wait and not args.dry_run:
         timeout = args.timeout if args.timeout is not None else config.merge.wait_timeout
-        result = merging.attempt_until_done(config, secrets, host, number, timeout=timeout, expected_sha=expected)
+        last: dict[str, Any] = {}
+        args._partial = lambda: last
+        result = merging.attempt_until_done(config, secrets, host, number, timeout=timeout, expected_sha=expected,
+                                            seen=lambda found: last.update(found.to_json()))
     else:
         result = merging.attempt(config, secrets, host, number, expected_sha=expected, dry_run=args.dry_run)
     payload = result.to_json()

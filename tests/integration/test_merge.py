@@ -623,3 +623,35 @@ def test_plain_git_with_approvals_configured_waits_on_them(tmp_path, capsys, mon
     gate = json.loads(capsys.readouterr().out)
     assert code == 75 and reason(gate, "approvals")["status"] == "pending"
 
+
+
+def test_sigterm_during_wait_prints_the_last_evaluation_beside_the_error(m):
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    number, head = m.pr("feature/interrupted-wait", approve=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jenkins_docker_ci", "merge", "--pr", str(number), "--wait", "--timeout", "300",
+         "--json", "--config", str(m.config)],
+        env={**os.environ, "GITHUB_TOKEN": "jdci-bot"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = ""
+    deadline = time.monotonic() + 60
+    while "looking again" not in err and time.monotonic() < deadline:  # until the first look is done
+        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = process.stderr.readline()
+        if not line:
+            break
+        err += line
+    assert "looking again" in err, err
+    process.send_signal(signal.SIGTERM)
+    out, rest = process.communicate(timeout=60)
+    assert process.returncode == 143, (err + rest)[-2000:]
+    payload = json.loads(out)
+    assert payload["error"]["kind"] == "interrupted"
+    assert payload["decision"] == "wait" and payload["sha"] == head and payload["merged"] is False

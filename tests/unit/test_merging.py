@@ -234,3 +234,17 @@ def test_contradictory_merge_flags_are_usage_errors(capsys, argv, message):
 
     assert cli.main([*argv, "--json"]) == 2
     assert message in capsys.readouterr().out
+
+
+def test_wait_reports_each_look_so_an_interrupted_run_can_say_where_it_was():
+    host = FakeHost()
+    host.green = set()
+    seen: list[str] = []
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        merging.attempt_until_done(CONFIG, Secrets(), host, 7, timeout=60, env={}, sleep=interrupt,
+                                   seen=lambda found: seen.append(found.action))
+    assert seen == ["wait"]
