@@ -64,12 +64,23 @@ class ImageConfig:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service the app needs in its environment (database, cache, worker), reachable by `name`."""
+    """A service the app needs in its environment (database, cache, worker), reachable by `name` on the
+    environment's network. `image` is run as is; `dockerfile` (relative to the config's folder, with `context`)
+    is built locally, tagged by the hash of its sources so an unchanged one is not rebuilt."""
 
     name: str
-    image: str
-    env: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    dockerfile: str = ""
+    context: str = ""  # default: the Dockerfile's folder
+    env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
     command: str = ""
+    port: int = 0  # a port it listens on, published on 127.0.0.1 (0 = none)
+    # "" = the image's HEALTHCHECK if it has one, else running; "/path" = HTTP GET on `port`;
+    # anything else = a command run inside the container (exit 0 = healthy), e.g. "redis-cli ping"
+    health: str = ""
+    depends_on: tuple[str, ...] = ()  # services started and healthy before this one
+    volumes: tuple[str, ...] = ()  # "NAME:/path": a named volume of the environment (created and labelled)
+    init: str = ""  # a one-off command run in this image once the service is healthy (must exit 0)
 
 
 @dataclass(frozen=True)
@@ -77,9 +88,16 @@ class PreprodConfig:
     port: int = 8000  # the port the app listens on inside its container
     health_path: str = "/healthz"  # "" = use the image's HEALTHCHECK
     health_timeout: float = 60.0
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
     ttl_hours: float = 72.0
     services: tuple[ServiceSpec, ...] = ()
+    command: str = ""  # the app's command ("" = the image's CMD)
+    init: str = ""  # a one-off command in the app image (a migration), after the services, before the app
+    # the preview URL people open: {port} {host} {pr} {name} {sha}; the ports are published on 127.0.0.1 only,
+    # so anything but the default needs a proxy in front
+    url_template: str = "http://127.0.0.1:{port}"
+    host: str = "127.0.0.1"  # {host} in url_template
+    port_range: str = ""  # "20000-20999": publish ports from this range ("" = a free port the engine picks)
 
 
 @dataclass(frozen=True)
@@ -248,6 +266,10 @@ def _validate(config: Config) -> None:
     if config.preprod.health_path and not config.preprod.health_path.startswith("/"):
         raise ConfigError(f"{config.source}: preprod.health_path = {config.preprod.health_path!r} must start "
                           f"with '/' (or be \"\" to use the image's HEALTHCHECK)")
+    from .stack import problems as stack_problems
+
+    for problem in stack_problems(config.preprod):
+        raise ConfigError(f"{config.source}: {problem}")
     names = [check.name for check in config.checks.http]
     for name in names:
         if not name or not all(c.isalnum() or c in "-_." for c in name):
