@@ -67,13 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     p.set_defaults(func=_cmd_sandbox)
 
-    p = sub.add_parser("env", help="preprod environments: ls, down, gc")
-    p.add_argument("action", choices=["ls", "down", "gc"])
-    p.add_argument("name", nargs="?", help="environment name (for down), e.g. jdci-acme-shop-1a2b3c-pr-7")
-    p.add_argument("--all", action="store_true",
-                   help="gc: every repository's environments, by this config's TTL (default: [scm] repository's)")
-    _common(p)
-    p.set_defaults(func=_cmd_env)
+    from .commands import env as env_commands  # `jdci env up|down|ls|logs|gc` and `jdci gc`
+
+    env_commands.register(sub, _common, _change_flags, _Parser)
 
     p = sub.add_parser("link", help="find, check and link the JIRA tickets of a pull request")
     _common(p)
@@ -231,49 +227,6 @@ def _cmd_sandbox(args: argparse.Namespace) -> Outcome:
         return Outcome(EXIT_OK, {"stopped": was}, "stopped" if was else "the sandbox was not running")
     found = sandbox.status()
     return Outcome(EXIT_OK, found, "\n".join(f"{k}: {v}" for k, v in found.items()) or "not running")
-
-
-def _cmd_env(args: argparse.Namespace) -> Outcome:
-    from . import environments
-
-    if args.action == "ls":
-        envs = environments.ls()
-        text = "\n".join(f"{e.name}\t{e.status}\tPR {e.pr}\t{e.sha[:12]}" for e in envs) or "no environments"
-        return Outcome(EXIT_OK, {"environments": [e.to_json() for e in envs]}, text)
-    if args.action == "down":
-        if not args.name:
-            raise UsageError("jdci env down: name the environment (see `jdci env ls`)")
-        removed = environments.down(args.name)
-        text = f"removed {removed} objects of {args.name}" if removed else (
-            f"no environment named {args.name} (nothing removed; see `jdci env ls`)")
-        return Outcome(EXIT_OK, {"removed": removed}, text)
-    config = load_config(args)
-    if not args.all and not config.scm.repository:
-        raise UsageError(f"jdci env gc: which repository? set [scm] repository in {config.source}, or pass --all "
-                         f"to apply this TTL to every repository's environments")
-    is_open = _pr_is_open(config) if config.scm.repository else None
-    removed_envs = environments.gc(config, repository=None if args.all else config.scm.repository,
-                                   is_open=is_open)
-    return Outcome(EXIT_OK, {"removed": removed_envs}, "\n".join(removed_envs) or "nothing stale")
-
-
-def _pr_is_open(config: Any) -> Callable[[Any], bool] | None:
-    """A test of "is this environment's PR still open", when the SCM host can answer it."""
-    from .config import Secrets
-
-    found = Secrets.from_env()
-    if config.scm.provider != "github" or not found.github_token:
-        return None
-    from .scm import connect
-
-    host = connect(config, found)
-
-    def is_open(env: Any) -> bool:
-        if env.repository != host.repository or not env.pr.isdigit():
-            return True  # not ours to judge
-        return host.pull_request(int(env.pr)).state == "open"
-
-    return is_open
 
 
 # -- running a command -------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
         used.extend(more)
     log.redact_values(used)
     waves = start_levels(preprod.services)
-    base = Path(workspace or config.root)
+    base = Path(config.root)  # service Dockerfiles are relative to the jdci.toml that names them
     service_images = {s.name: s.image or _service_image(config, client, repository, s, base)
                       for s in preprod.services}
 

@@ -270,15 +270,22 @@ def _build(config: "Config", secrets: "Secrets", change: "Change", source: str, 
                                       commit_time=commit_time, tickets=run.tickets, client=client)
 
 
-def _preprod(config: "Config", change: "Change", run: Run) -> None:
+def _preprod(config: "Config", change: "Change", run: Run, scm: "ScmHost | None" = None) -> None:
+    """The PR's environment at the tested SHA. With `scm`, the PR's current head on the host decides that a
+    slow build of an earlier push does not replace a newer one (else git in the workspace decides, when it can)."""
     from . import environments
 
     assert run.image is not None
+    number = change.pr_number
+    pr_head = (lambda: scm.pull_request(number).head_sha) if scm is not None and number else None
     try:
         run.environment = environments.up(config, repository=change.repository, pr_number=change.pr_number,
                                           head_sha=change.head_sha, image_ref=run.image.ref,
-                                          report_dir=Path(change.workspace) / config.report.directory)
+                                          report_dir=Path(change.workspace) / config.report.directory,
+                                          workspace=change.workspace, pr_head=pr_head)
     except JdciError:
+        # "failed", never "up": the run's clean-up must not remove an environment it did not create (an older
+        # commit's run refused to replace the newer one's)
         name = environments.env_name(change.repository, change.pr_number, change.head_sha)
         run.environment = environments.Environment(name, "", "failed", run.image.ref)
         raise
