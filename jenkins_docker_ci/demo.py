@@ -9,6 +9,7 @@ another scenario and merges again.
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets as random_secrets
 import shutil
 import tempfile
@@ -45,6 +46,9 @@ def run(*, app: str | None = None, partial: Callable[[Callable[[], dict[str, Any
             raise UsageError(f"--app {app_dir}: no {needed} there; point --app at an app folder with a Dockerfile "
                              f"and a jdci.toml (like examples/sample-app)")
     base = config_module.load(cwd=str(app_dir))
+    # The sample stack's database password is a secret read from the environment ([preprod.env] PGPASSWORD =
+    # "${PGPASSWORD}"), as in Jenkins; the demo makes one up when none is set.
+    os.environ.setdefault("PGPASSWORD", random_secrets.token_hex(12))
     urls = sandbox.up()
     log.say("demo", "sandbox: " + ", ".join(f"{k} {v}" for k, v in urls.items() if k != "slack"))
     github, jira = urls["github"], urls["jira"]

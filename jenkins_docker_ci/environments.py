@@ -175,9 +175,8 @@ def _service_image(config: "Config", client: "docker.DockerClient", repository: 
     if not context.is_dir():
         raise ConfigError(f"{where}: build context {context} is not a folder; fix context")
     tag = sources_digest(dockerfile.read_bytes(), _context_files(context))
-    plan = images.ImagePlan(registry="", repository=service_image_name(repository, service.name), tags=(tag,),
-                            labels={MANAGED: "true", "io.jdci.repository": repository,
-                                    "io.jdci.role": "service-image"},
+    plan = images.ImagePlan(registry="", repository=service_image_name(service.name), tags=(tag,),
+                            labels={MANAGED: "true", "io.jdci.role": "service-image"},
                             build_args={}, context=context, dockerfile=dockerfile)
     from docker.errors import ImageNotFound
 

@@ -227,6 +227,7 @@ def sources_digest(dockerfile: bytes, files: Iterable[tuple[str, bytes]], build_
     return digest.hexdigest()[:20]
 
 
-def service_image_name(repository: str, service: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", repository.lower()).strip("-")[:40].strip("-") or "repo"
-    return f"jdci-svc/{slug}-{service}"
+def service_image_name(service: str) -> str:
+    """Named by service, tagged by the hash of its sources (sources_digest): the same Dockerfile serves every
+    PR and every repository without a rebuild."""
+    return f"jdci-svc/{service}"

@@ -1,9 +1,15 @@
-"""The sample shop: two pages and a health endpoint, on the Python standard library only."""
+"""The sample shop: two pages and a health endpoint, on the Python standard library only.
+
+In its preprod environment it runs beside Redis and PostgreSQL ([[preprod.services]] in jdci.toml), reached by
+their service names; /healthz answers 200 only when both answer (and the migration ran). Without PGHOST and
+REDIS_HOST (the app alone) it checks nothing but itself."""
 from __future__ import annotations
 
 import json
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from backends import BackendError, postgres_from_env, redis_command
 
 VERSION = os.environ.get("APP_VERSION", "dev")
 
@@ -30,12 +36,36 @@ PAGES = {
 }
 
 
+def backends() -> dict[str, str]:
+    """Each configured backend: "ok" or what is wrong with it."""
+    found: dict[str, str] = {}
+    if os.environ.get("REDIS_HOST"):
+        try:
+            reply = redis_command(os.environ["REDIS_HOST"], int(os.environ.get("REDIS_PORT", "6379")), "PING")
+            found["redis"] = "ok" if reply == b"+PONG" else f"answered {reply!r}"
+        except (OSError, BackendError) as exc:
+            found["redis"] = f"{type(exc).__name__}: {exc}"
+    if os.environ.get("PGHOST"):
+        try:
+            with postgres_from_env() as db:
+                applied = db.query("SELECT count(*) FROM schema_migrations")[0][0]
+            found["postgres"] = "ok"
+            found["migrations"] = str(applied)
+        except (OSError, BackendError) as exc:
+            found["postgres"] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "sample-shop"
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         if self.path == "/healthz":
-            self._send(200, json.dumps({"status": "ok", "version": VERSION}), "application/json")
+            found = backends()
+            ok = all(v == "ok" for k, v in found.items() if k != "migrations")
+            body = {"status": "ok" if ok else "failing", "version": VERSION, **found}
+            self._send(200 if ok else 503, json.dumps(body), "application/json")
         elif self.path in PAGES:
             title, content = PAGES[self.path]
             self._send(200, PAGE.format(title=title, content=content, version=VERSION), "text/html; charset=utf-8")
