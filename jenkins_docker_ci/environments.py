@@ -217,8 +217,9 @@ def _create(config: "Config", client: "docker.DockerClient", name: str, reposito
         api.create_network(name, driver="bridge", labels=labels("network"))
         for wave in start_levels(preprod.services):
             probes = []
+            binds: dict[str, list[str]] = {}
             for service in wave:
-                volumes = _volumes(api, name, service.volumes, labels(f"volume-{service.name}"))
+                volumes = binds[service.name] = _volumes(api, name, service.volumes, labels(f"volume-{service.name}"))
                 _run(api, name, container_name(name, service.name), images[service.name], service.name,
                      service_env[service.name], labels(service.name), port=service.port or None,
                      command=service.command or None, volumes=volumes, ports=port_range(preprod.port_range))
@@ -230,7 +231,7 @@ def _create(config: "Config", client: "docker.DockerClient", name: str, reposito
             for service in wave:
                 if service.init:
                     _init(client, name, images[service.name], service.name, service.init, service_env[service.name],
-                          labels(f"{service.name}-init"), preprod.health_timeout)
+                          labels(f"{service.name}-init"), preprod.health_timeout, volumes=binds[service.name])
         if preprod.init:
             _init(client, name, image_ref, APP, preprod.init, app_env, labels(f"{APP}-init"), preprod.health_timeout)
         # the URL template, not the URL: the port is known once the container runs, and labels never change
@@ -333,15 +334,17 @@ def _candidates(ports: tuple[int, int], container: str, attempts: int = 20) -> l
 
 
 def _init(client: "docker.DockerClient", env: str, image: str, service: str, command: str, variables: dict[str, str],
-          labels: dict[str, str], timeout: float) -> None:
-    """A one-off command (a migration) on the environment's network; it must exit 0 within `timeout`."""
+          labels: dict[str, str], timeout: float, volumes: list[str] | None = None) -> None:
+    """A one-off command (a migration, a seed) on the environment's network, with the service's volumes; it
+    must exit 0 within `timeout`."""
     import requests
 
     api = client.api
     name = container_name(env, f"{service}-init")
     log.say("preprod", f"{service}: running init `{command}`")
     created = api.create_container(image, name=name, environment=variables, labels=labels, command=command,
-                                   host_config=api.create_host_config(restart_policy={"Name": "no"}),
+                                   host_config=api.create_host_config(restart_policy={"Name": "no"},
+                                                                      binds=volumes or None),
                                    networking_config=api.create_networking_config(
                                        {env: api.create_endpoint_config()}), detach=True)
     api.start(created["Id"])
