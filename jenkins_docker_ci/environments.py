@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from . import health, log
 from .errors import ConfigError, Interrupted, PreprodError
 from .health import Probe, Seen
-from .stack import (APP, ENV_LABEL, EXPIRES_LABEL, MANAGED, RUN_LABEL, URL_LABEL, container_name, env_labels,
+from .stack import (APP, ENV_LABEL, MANAGED, RUN_LABEL, URL_LABEL, container_name, env_labels,
                     env_name, expired, plan_up, port_range, preview_url, resolve_env, service_image_name,
                     sources_digest, start_levels, volume_name)
 

@@ -172,7 +172,7 @@ def resolve_env(env: Mapping[str, str], environ: Mapping[str, str], where: str) 
     secrets: list[str] = []
     out: dict[str, str] = {}
     for key, value in env.items():
-        def fill(match: "re.Match[str]") -> str:
+        def fill(match: "re.Match[str]", key: str = key, value: str = value) -> str:
             name = match[1]
             if name not in environ:
                 raise ConfigError(f"{where} env {key} = {value!r} needs ${name}, which is not set; export {name} "
