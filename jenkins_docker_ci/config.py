@@ -65,8 +65,9 @@ class ImageConfig:
 @dataclass(frozen=True)
 class ServiceSpec:
     """A service the app needs in its environment (database, cache, worker), reachable by `name` on the
-    environment's network. `image` is run as is; `dockerfile` (relative to the config's folder, with `context`)
-    is built locally, tagged by the hash of its sources so an unchanged one is not rebuilt."""
+    environment's network. `image` is run as is ("@app": the PR's own image, for a worker or a cron container);
+    `dockerfile` (relative to the config's folder, with `context`) is built locally, tagged by the hash of its
+    sources so an unchanged one is not rebuilt."""
 
     name: str
     image: str = ""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from . import health, log
 from .errors import ConfigError, Interrupted, PreprodError
 from .health import Probe, Seen
-from .stack import (APP, ENV_LABEL, MANAGED, RUN_LABEL, URL_LABEL, container_name, env_labels,
+from .stack import (APP, APP_IMAGE, ENV_LABEL, MANAGED, RUN_LABEL, URL_LABEL, container_name, env_labels,
                     env_name, expired, plan_up, port_range, preview_url, resolve_env, service_image_name,
                     sources_digest, start_levels, volume_name)
 
@@ -104,8 +104,8 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     log.redact_values(used)
     waves = start_levels(preprod.services)
     base = Path(config.root)  # service Dockerfiles are relative to the jdci.toml that names them
-    service_images = {s.name: s.image or _service_image(config, client, repository, s, base)
-                      for s in preprod.services}
+    service_images = {s.name: image_ref if s.image == APP_IMAGE else s.image
+                      or _service_image(config, client, repository, s, base) for s in preprod.services}
 
     with _locked(name, timeout=max(900.0, preprod.health_timeout * (len(waves) + 3))):
         existing = _find(client, name)

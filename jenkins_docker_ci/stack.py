@@ -20,6 +20,7 @@ RUN_LABEL = "io.jdci.run"  # which `up` created it: a run removes only what it c
 EXPIRES_LABEL = "io.jdci.expires"  # epoch seconds after which `env gc` removes it
 URL_LABEL = "io.jdci.url"  # the preview URL, on the app container, for `env ls`
 APP = "app"
+APP_IMAGE = "@app"  # a service's image = the PR's app image (a worker, a cron container)
 
 _SERVICE_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?\Z")  # a DNS label: reachable by this name
 _VOLUME = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]{0,62}):(/[^:]*)(:ro)?\Z")

@@ -140,7 +140,8 @@ def test_the_sample_apps_stack_is_valid():
 
     root = Path(__file__).resolve().parents[2] / "examples" / "sample-app"
     config = config_module.load(cwd=str(root))
-    assert [s.name for s in config.preprod.services] == ["redis", "postgres"]
+    assert [s.name for s in config.preprod.services] == ["redis", "postgres", "worker"]
     assert config.preprod.env["PGPASSWORD"] == "${PGPASSWORD}"  # a secret from the environment, not the file
-    for spec in config.preprod.services:
-        assert (root / spec.dockerfile).is_file()
+    redis, postgres, worker = config.preprod.services
+    assert (root / redis.dockerfile).is_file() and (root / postgres.dockerfile).is_file()
+    assert worker.image == "@app" and worker.depends_on == ("redis",)

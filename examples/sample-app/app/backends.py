@@ -18,12 +18,17 @@ class BackendError(Exception):
 
 # -- Redis --------------------------------------------------------------------------------------------------
 def redis_command(host: str, port: int, *args: str, timeout: float = 2.0) -> bytes:
-    """One command, its reply line (RESP); raises BackendError on an error reply."""
+    """One command and its reply (RESP): a status line as is ("+PONG"), a bulk string's value (b"" for nil),
+    an integer as ":N". Raises BackendError on an error reply."""
     request = f"*{len(args)}\r\n".encode() + b"".join(
         f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args)
     with socket.create_connection((host, port), timeout=timeout) as conn:
         conn.sendall(request)
-        reply = conn.makefile("rb").readline()
+        answer = conn.makefile("rb")
+        reply = answer.readline()
+        if reply.startswith(b"$"):
+            size = int(reply[1:])
+            return answer.read(size + 2)[:size] if size >= 0 else b""
     if not reply or reply.startswith(b"-"):
         raise BackendError(f"redis {host}:{port} answered {reply.decode(errors='replace').strip() or 'nothing'}")
     return reply.rstrip(b"\r\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from backends import BackendError, postgres_from_env, redis_command
@@ -43,7 +44,11 @@ def backends() -> dict[str, str]:
         try:
             reply = redis_command(os.environ["REDIS_HOST"], int(os.environ.get("REDIS_PORT", "6379")), "PING")
             found["redis"] = "ok" if reply == b"+PONG" else f"answered {reply!r}"
-        except (OSError, BackendError) as exc:
+            if os.environ.get("WORKER_CHECK"):  # the worker's heartbeat, through Redis
+                beat = redis_command(os.environ["REDIS_HOST"], int(os.environ.get("REDIS_PORT", "6379")), "GET",
+                                     "shop:worker:last")
+                found["worker"] = "ok" if beat and time.time() - float(beat) < 30 else "no recent heartbeat"
+        except (OSError, BackendError, ValueError) as exc:
             found["redis"] = f"{type(exc).__name__}: {exc}"
     if os.environ.get("PGHOST"):
         try:
