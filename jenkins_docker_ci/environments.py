@@ -91,7 +91,6 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     replaced. Runs for the same environment on this host take turns (a lock file). On failure the logs of
     every container go to `report_dir` and the environment is removed (kept with `keep_on_failure`; never kept
     after an interrupt). `environ` fills "${NAME}" in env values (default: os.environ)."""
-    client = client or _engine()
     preprod = config.preprod
     name = env_name(repository, pr_number, head_sha)
     environ = os.environ if environ is None else environ
@@ -103,6 +102,7 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
         used.extend(more)
     log.redact_values(used)
     waves = start_levels(preprod.services)
+    client = client or _engine()
     base = Path(config.root)  # service Dockerfiles are relative to the jdci.toml that names them
     service_images = {s.name: image_ref if s.image == APP_IMAGE else s.image
                       or _service_image(config, client, repository, s, base) for s in preprod.services}
@@ -110,7 +110,8 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     with _locked(name, timeout=max(900.0, preprod.health_timeout * (len(waves) + 3))):
         existing = _find(client, name)
         app = next((c for c in existing if c.role == APP), None)
-        healthy = bool(app and app.state == "running" and _app_healthy(config, client, app))
+        # every container still running (a service that died since is a broken environment), the app healthy
+        healthy = bool(app and all(c.state == "running" for c in existing) and _app_healthy(config, client, app))
         decision = plan_up(
             running_sha=None if not existing else (app.labels.get("io.jdci.sha", "") if app else ""),
             running_image=app.labels.get("io.jdci.image", "") if app else "", healthy=healthy,

@@ -204,9 +204,16 @@ def _pr_is_open(config: "Config", secrets: Any) -> Callable[[Any], bool] | None:
     host = connect(config, secrets)
 
     def is_open(env: Any) -> bool:
+        from .. import log
+        from ..errors import JdciError
+
         if env.repository != host.repository or not env.pr.isdigit():
             return True  # not ours to judge
-        return host.pull_request(int(env.pr)).state == "open"
+        try:
+            return host.pull_request(int(env.pr)).state == "open"
+        except JdciError as exc:  # one unreadable PR keeps its environment (the TTL still applies)
+            log.warn("gc", f"kept {env.name}: could not read PR #{env.pr} of {env.repository} ({exc})")
+            return True
 
     return is_open
 

@@ -284,3 +284,22 @@ def test_env_summary_json_has_url_sha_age_health(tiny, unique, docker_client, no
         assert isinstance(data["age"], int) and data["age"] >= 0 and data["health"] == "running"
     finally:
         environments.down(env.name, client=docker_client)
+
+
+def test_same_sha_with_a_dead_service_is_replaced(tiny, unique, docker_client, no_leaks):
+    root, repository, sha, image = tiny
+    config = tiny_config(root, unique, services=[{"name": "cache", "image": BUSYBOX, "command": "sleep 600"}])
+
+    def up():
+        return environments.up(config, repository=repository, pr_number=16, head_sha=sha, image_ref=image,
+                               client=docker_client)
+
+    env = up()
+    try:
+        before = app_id(docker_client, env)
+        docker_client.api.kill(f"{env.name}-cache")
+        again = up()
+        assert not again.reused and app_id(docker_client, again) != before
+        assert docker_client.api.inspect_container(f"{env.name}-cache")["State"]["Running"]
+    finally:
+        environments.down(env.name, client=docker_client)
