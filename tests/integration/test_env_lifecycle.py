@@ -303,3 +303,22 @@ def test_same_sha_with_a_dead_service_is_replaced(tiny, unique, docker_client, n
         assert docker_client.api.inspect_container(f"{env.name}-cache")["State"]["Running"]
     finally:
         environments.down(env.name, client=docker_client)
+
+
+def test_a_port_range_is_shared_without_collisions_and_a_full_one_says_so(tiny, unique, docker_client, no_leaks,
+                                                                          tmp_path):
+    root, repository, sha, image = tiny
+    config = tiny_config(root, unique, port_range="24610-24611")
+    made = []
+    try:
+        for pr in (17, 18):
+            made.append(environments.up(config, repository=repository, pr_number=pr, head_sha=sha, image_ref=image,
+                                        client=docker_client))
+        assert sorted(env.urls["app"] for env in made) == ["http://127.0.0.1:24610", "http://127.0.0.1:24611"]
+        with pytest.raises(PreprodError, match="every port of \\[preprod\\] port_range 24610-24611 is taken"):
+            environments.up(config, repository=repository, pr_number=19, head_sha=sha, image_ref=image,
+                            client=docker_client, report_dir=tmp_path / "r")
+        assert objects(docker_client, environments.env_name(repository, 19)) == set()
+    finally:
+        for env in made:
+            environments.down(env.name, client=docker_client)
