@@ -118,8 +118,9 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
             new_sha=head_sha, new_image=image_ref,
             is_ancestor=lambda a, b: _is_ancestor(a, b, pr_head, workspace))
         if decision.action == "reuse" and app is not None:
-            log.say("preprod", f"{name}: {decision.reason}; nothing to do: {app.labels.get(URL_LABEL, '')}")
-            return _described(name, existing, "up", reused=True)
+            kept = _described(name, existing, "up", reused=True)
+            log.say("preprod", f"{name}: {decision.reason}; nothing to do: {kept.url}")
+            return kept
         if decision.action == "refuse":
             raise OlderCommit(f"{name} is not replaced: {decision.reason}. The PR's newer commit keeps its "
                               f"environment (a slow build of an earlier push finished last)")
