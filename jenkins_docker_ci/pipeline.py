@@ -127,7 +127,7 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
         statuses = _Statuses(scm, change)
         statuses.step("build", lambda: _build(config, secrets, change, source, run, client))
         try:
-            statuses.step("preprod", lambda: _preprod(config, change, run))
+            statuses.step("preprod", lambda: _preprod(config, change, run, scm))
             _check(config, change, run)
             _publish(config, secrets, scm, statuses, change, run)
             failed = [c for c in run.checks if c.status in ("failed", "error")]
