@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="environment name (for down), e.g. jdci-acme-shop-1a2b3c-pr-7")
     p.add_argument("--all", action="store_true",
                    help="gc: every repository's environments, by this config's TTL (default: [scm] repository's)")
+    p.add_argument("--pr", type=_positive_int, metavar="N",
+                   help="down: the environment of PR N of [scm] repository (instead of a name)")
     _common(p)
     p.set_defaults(func=_cmd_env)
 
@@ -262,8 +264,13 @@ def _cmd_env(args: argparse.Namespace) -> Outcome:
         text = "\n".join(f"{e.name}\t{e.status}\tPR {e.pr}\t{e.sha[:12]}" for e in envs) or "no environments"
         return Outcome(EXIT_OK, {"environments": [e.to_json() for e in envs]}, text)
     if args.action == "down":
+        if getattr(args, "pr", None) and not args.name:  # the shared library's teardown knows only the PR
+            config = load_config(args)
+            if not config.scm.repository:
+                raise UsageError(f"jdci env down --pr: which repository? set [scm] repository in {config.source}")
+            args.name = environments.env_name(config.scm.repository, args.pr)
         if not args.name:
-            raise UsageError("jdci env down: name the environment (see `jdci env ls`)")
+            raise UsageError("jdci env down: name the environment (see `jdci env ls`) or pass --pr N")
         removed = environments.down(args.name)
         text = f"removed {removed} objects of {args.name}" if removed else (
             f"no environment named {args.name} (nothing removed; see `jdci env ls`)")
@@ -306,6 +313,7 @@ class _Signals:
     def __init__(self) -> None:
         self.first: int | None = None
         self.later: list[int] = []
+        self.done = False  # the command has finished: the process is only exiting
         self._saved: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -320,6 +328,8 @@ class _Signals:
             signal.signal(signum, previous)
 
     def _handle(self, signum: int, frame: object) -> None:
+        if self.done:
+            return
         if self.first is None:
             self.first = signum
             raise Interrupted(signum)
@@ -330,6 +340,7 @@ class _Signals:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # `jdci ...`: the process ends after this, so a late signal must not kill it
     argv = sys.argv[1:] if argv is None else argv
     want_json = "--json" in argv
     args: argparse.Namespace | None = None
@@ -358,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - a bug in jdci: keep the traceback for the bug report
         return _internal_error(args, want_json)
     finally:
-        signals.restore()
+        signals.done = True
+        if not as_program:  # a caller in the same process (tests, a wrapper) gets its own handlers back
+            signals.restore()
         restore_streams()
 
 
