@@ -354,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     from . import log
 
-    restore_streams = log.install(timestamps=True if "--timestamps" in argv else None)
+    if "--timestamps" in argv:  # accepted anywhere, not only before the command: it is about the console
+        argv = [a for a in argv if a != "--timestamps"]
+        restore_streams = log.install(timestamps=True)
+    else:
+        restore_streams = log.install()
     signals = _Signals()
     signals.install()
     try:
@@ -372,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(Interrupted(signal.SIGINT), args, want_json)
     except JdciError as exc:
         if isinstance(exc, Interrupted) and signals.first is None:
-            signals.first = 128  # raised by a command itself: still protect what follows
+            signals.first = exc.exit_code - 128  # raised by a command itself: still protect what follows
         return _fail(exc, args, want_json)
     except Exception:  # noqa: BLE001 - a bug in jdci: keep the traceback for the bug report
         return _internal_error(args, want_json)

@@ -75,7 +75,8 @@ def cmd_trigger(args: argparse.Namespace) -> Any:
     with log.progress("jenkins", f"waiting for {job}") as progress:
         def say(message: str) -> None:
             log.say("jenkins", message)
-            progress.update(f"waiting for {message.split(':')[0]}")
+            if " started: " in message:
+                progress.update(f"waiting for {message.split(' started: ')[0]} to finish")
 
         build = jenkins.wait_for_build(server, config, job, queue_id, timeout=timeout, say=say)
     payload.update(number=build.number, url=build.url, result=build.result, sha=build.sha or None)
