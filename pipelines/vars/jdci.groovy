@@ -140,7 +140,11 @@ Map promote(Map options = [:]) {
 
 /** Run `jdci ARGS --json > OUT` with the step's credentials bound, keep the reports, map the exit code. */
 Map runJdci(Map options, String step, List args, String out, List okCodes) {
-    String command = ([options.get('jdci', 'jdci')] + args + ['--json'] + configArgs(options)).join(' ')
+    List words = []
+    for (def word in [options.get('jdci', 'jdci')] + args + ['--json'] + configArgs(options)) {
+        words << shellQuote(word as String)  // a loop, not collect { }: CPS methods inside closures misbehave
+    }
+    String command = words.join(' ')
     int status = 0
     withCredentials(bindings(step, options)) {
         try {
@@ -211,8 +215,17 @@ String lockName(Map options) {
     return "jdci-merge-${repository}"
 }
 
-static String repositoryFrom(String url) {
+/** owner/name from `https://github.com/acme/shop/pull/7`, `https://github.com/acme/shop.git` or
+ *  `git@github.com:acme/shop.git` (no Matcher kept in a variable: CPS cannot serialize one). */
+String repositoryFrom(String url) {
     if (!url) { return null }
-    def found = (url =~ /[:\/]([^\/:]+\/[^\/]+?)(?:\.git)?(?:\/pull\/\d+)?\/?$/)
-    return found.find() ? found.group(1) : null
+    String path = url.replaceFirst(/\/pull\/\d+\/?$/, '').replaceFirst(/\/+$/, '').replaceFirst(/\.git$/, '')
+    List parts = path.tokenize('/:')
+    return parts.size() >= 3 ? "${parts[-2]}/${parts[-1]}".toString() : null
+}
+
+/** A word for `sh`: as it is when it is plain, else single-quoted (a parameter must never become shell code). */
+String shellQuote(String word) {
+    if (word ==~ /[A-Za-z0-9@%+=:,.\/_-]+/) { return word }
+    return "'" + word.replace("'", "'\"'\"'") + "'"
 }

@@ -86,6 +86,8 @@ SCENARIOS: list[dict[str, Any]] = [
     lib("teardown fails quietly", "teardown", shStatus={"env down": 4}),
     lib("promote", "promote", {"source": "127.0.0.1:5000/acme/shop@sha256:" + "c" * 64, "tag": "release-1.4"}),
     lib("promote without tag", "promote", {"source": "x"}),
+    lib("promote hostile parameter", "promote", {"source": "x; rm -rf / #", "tag": "it's"}),
+    lib("merge repository from GIT_URL", "merge", {"pr": 9}, env={"GIT_URL": "git@github.com:team/app.git"}),
     {"name": "wrapper pr", "file": str(VARS / "jdciPullRequest.groovy"), "call": {}, "env": dict(PR_ENV),
      "jsonFiles": dict(JSON)},
     {"name": "wrapper sweep", "file": str(VARS / "jdciMergeSweep.groovy"), "call": {}, "env": dict(PR_ENV),
@@ -268,6 +270,7 @@ def test_merge_locks_the_named_repository(runs):
     run = runs["merge explicit repository"]
     assert within(run, "jdci merge --pr 9") == [["lock:jdci-merge-team/app", "withCredentials"]]
     assert "pass repository:" in runs["merge no repository"]["error"]
+    assert within(runs["merge repository from GIT_URL"], "jdci merge")[0][0] == "lock:jdci-merge-team/app"
     assert not commands(runs["merge no repository"])  # no merge without its lock
 
 
@@ -293,6 +296,8 @@ def test_promote(runs):
         f"jdci image promote 127.0.0.1:5000/acme/shop@sha256:{'c' * 64} release-1.4 --json > jdci-promote.json"]
     assert set(bound(runs["promote"])) == {"REGISTRY_USER", "REGISTRY_PASSWORD"}
     assert "pass source:" in runs["promote without tag"]["error"]
+    assert commands(runs["promote hostile parameter"]) == [
+        "jdci image promote 'x; rm -rf / #' 'it'\"'\"'s' --json > jdci-promote.json"]
 
 
 def test_wrappers_call_the_library(runs):
