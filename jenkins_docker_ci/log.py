@@ -110,7 +110,7 @@ def install(env: Mapping[str, str] | None = None, *, timestamps: bool | None = N
     JDCI_TIMESTAMPS. Returns what puts the original streams back (the CLI calls it on the way out)."""
     global _timestamps
     env = os.environ if env is None else env
-    redact_values(secrets_from_env(env))
+    redact_values(secrets_from_env(env))  # added to what a caller registered (values are only ever added)
     _timestamps = timestamps if timestamps is not None else env.get("JDCI_TIMESTAMPS", "") not in ("", "0")
     saved = sys.stdout, sys.stderr
     if not isinstance(sys.stdout, RedactingStream):
