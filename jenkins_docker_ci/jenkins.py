@@ -424,24 +424,21 @@ def wait_for_build(server: "pyjenkins.Jenkins", config: "Config", job: str, queu
         if state.why and state.why != why_said:
             say(f"{job}: queued - {state.why}")
             why_said = state.why
-        _pause(deadline, next(delays), sleep, lambda: f"{job} still in the queue (item {queue_id}: {state.why})",
-               timeout)
+        _pause(deadline, next(delays), sleep, f"{job} still in the queue (item {queue_id}: {state.why})", timeout)
     say(f"{job} #{state.number} started: {state.url}")
     delays = poll_delays(cap=max(0.2, config.jenkins.poll_max))
     while True:
         build = build_info(server, config, job, state.number)
         if build is not None and not build.building and build.result is not None:
             return build
-        number, url = state.number, state.url
-        _pause(deadline, next(delays), sleep, lambda: f"{job} #{number} still running ({url})", timeout)
+        _pause(deadline, next(delays), sleep, f"{job} #{state.number} still running ({state.url})", timeout)
 
 
-def _pause(deadline: float, delay: float, sleep: Callable[[float], None], where: Callable[[], str],
-           timeout: float) -> None:
+def _pause(deadline: float, delay: float, sleep: Callable[[float], None], where: str, timeout: float) -> None:
     import time
 
     left = deadline - time.monotonic()
     if left <= 0:
-        raise WaitTimeout(f"{where()} after {timeout:g} s; wait longer with --timeout S, or look again later "
+        raise WaitTimeout(f"{where} after {timeout:g} s; wait longer with --timeout S, or look again later "
                           f"with `jdci jenkins status`")
     sleep(min(delay, left))

@@ -72,5 +72,6 @@ def test_a_second_signal_does_not_cut_the_clean_up_short(sandbox, tmp_path, uniq
     assert err.rstrip("\n").splitlines()[-1].startswith("jdci: interrupted by SIGTERM; removed environment")
     label = {"label": f"io.jdci.repository={scenario.repository}"}
     assert not docker_client.containers.list(all=True, filters=label)
-    assert not docker_client.networks.list(filters={"label": f"io.jdci.env={env_name(scenario.repository, scenario.number)}"})
+    name = env_name(scenario.repository, scenario.number)
+    assert not docker_client.networks.list(filters={"label": f"io.jdci.env={name}"})
     assert scenario.pr()["merged"] is False

@@ -181,3 +181,22 @@ def test_progressive_text_follows_a_running_build(url, unique):
         if "X-More-Data" not in later.headers:
             break
     assert "".join(texts) == "Started by user alice\none\ntwo\nFinished: SUCCESS\n"
+
+
+def test_inside_a_jenkins_build_jenkins_url_is_enough(url, unique, tmp_path, capsys, monkeypatch):
+    script(url, f"here-{unique}", result="SUCCESS")
+    (tmp_path / "jdci.toml").write_text("")
+    monkeypatch.setenv("JENKINS_URL", url + "/")  # Jenkins sets it, with its trailing slash
+    monkeypatch.setenv("JENKINS_USER", "alice")
+    monkeypatch.setenv("JENKINS_TOKEN", "t0ken")
+    code = cli.main(["jenkins", "status", f"here-{unique}", "--config", str(tmp_path / "jdci.toml")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == f"here-{unique}: no builds yet\n"
+
+
+def test_no_jenkins_url_anywhere_is_a_config_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "jdci.toml").write_text("")
+    monkeypatch.delenv("JENKINS_URL", raising=False)
+    assert cli.main(["jenkins", "status", "x", "--config", str(tmp_path / "jdci.toml")]) == 2
+    assert "pass --url, set [jenkins] url" in capsys.readouterr().err

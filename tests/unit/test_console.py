@@ -108,7 +108,8 @@ def test_progress_is_quiet_for_a_short_step(capsys):
      "jdci: interrupted by SIGTERM; kept environment e (it predates this run); nothing merged"),
     ({"decision": "wait", "merged": False}, "", "jdci: interrupted by SIGTERM; nothing merged"),
     ({"merged": True, "merge_sha": "abc"}, "", "jdci: interrupted by SIGTERM; merged before the interruption (abc)"),
-    ({}, "the Jenkins build shop #5 goes on (u)", "jdci: interrupted by SIGTERM; the Jenkins build shop #5 goes on (u)"),
+    ({}, "the Jenkins build shop #5 goes on (u)",
+     "jdci: interrupted by SIGTERM; the Jenkins build shop #5 goes on (u)"),
 ])
 def test_interrupted_summary(payload, note, expected):
     assert interrupted_summary(signal.SIGTERM, payload, note) == expected
