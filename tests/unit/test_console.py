@@ -117,3 +117,31 @@ def test_interrupted_summary(payload, note, expected):
 
 def test_interrupted_summary_names_sigint():
     assert interrupted_summary(signal.SIGINT, {}).startswith("jdci: interrupted by SIGINT")
+
+
+def test_the_first_signal_interrupts_later_ones_are_only_noted(capsys):
+    from jenkins_docker_ci.cli import _Signals
+    from jenkins_docker_ci.errors import Interrupted
+
+    signals = _Signals()
+    with pytest.raises(Interrupted) as raised:
+        signals._handle(signal.SIGTERM, None)
+    assert raised.value.exit_code == 143
+    signals._handle(signal.SIGINT, None)  # during the clean-up: must not raise
+    signals._handle(signal.SIGTERM, None)
+    assert signals.later == [signal.SIGINT, signal.SIGTERM]
+    assert "SIGINT received while cleaning up after SIGTERM; finishing the clean-up first" in capsys.readouterr().err
+    signals.done = True
+    signals._handle(signal.SIGTERM, None)  # the process is only exiting: ignored
+    assert signals.later == [signal.SIGINT, signal.SIGTERM]
+
+
+def test_main_gives_the_callers_signal_handlers_back(capsys):
+    from jenkins_docker_ci import cli
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert cli.main(["env", "down"]) == 2  # a usage error: no engine needed
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])  # argparse's version action exits through SystemExit
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
