@@ -59,6 +59,17 @@ class Sections {
 }
 
 abstract class Recording extends Script {
+    // Jenkins steps and DSL words the harness records; anything else is a typo (`jdci.prr()`, `archiveArtifact`)
+    // and fails the run, as Jenkins would ("No such DSL method")
+    static final Set KNOWN_STEPS = [
+        'agent', 'label', 'docker', 'dockerfile', 'node', 'options', 'timeout', 'disableConcurrentBuilds',
+        'timestamps', 'buildDiscarder', 'logRotator', 'skipDefaultCheckout', 'retry', 'ansiColor', 'triggers',
+        'cron', 'pollSCM', 'upstream', 'parameters', 'string', 'booleanParam', 'choice', 'text', 'password',
+        'usernamePassword', 'file', 'sshUserPrivateKey', 'archiveArtifacts', 'junit', 'lock', 'legacySCM',
+        'library', 'checkout', 'dir', 'input', 'milestone', 'sleep', 'writeFile', 'readFile', 'deleteDir',
+        'cleanWs', 'catchError', 'warnError', 'parallel', 'build', 'tools', 'stash', 'unstash', 'withEnv',
+    ] as Set
+
     Recorder rec
 
     def getEnv() { return rec.env }
@@ -70,6 +81,9 @@ abstract class Recording extends Script {
         if (rec.library.containsKey(name)) {  // a library step called as `jdciPullRequest(...)`
             rec.record(name, args)
             return rec.inside(name) { rec.library[name].invokeMethod('call', args as Object[]) }
+        }
+        if (!KNOWN_STEPS.contains(name)) {
+            throw new MissingMethodException(name, getClass(), argsObject as Object[])
         }
         rec.record(name, args)
         def result = null
@@ -321,6 +335,7 @@ Map runs = [:]
         entry.aborted = true
     } catch (Throwable e) {
         entry.error = e.toString()
+        if (System.getenv('HARNESS_DEBUG')) { e.printStackTrace() }
     }
     entry.status = rec.currentBuild.result ?: rec.currentBuild.currentResult
     runs[scenario.name] = entry

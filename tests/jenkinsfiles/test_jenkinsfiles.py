@@ -118,6 +118,8 @@ def java_home() -> str | None:
 
 
 BROKEN = "pipeline {\n    stages {\n        stage('x') {\n            steps { sh 'make' \n        }\n    }\n"
+TYPO = "pipeline {\n    agent any\n    stages {\n        stage('x') {\n            steps { script { jdci.prr() } }\n" \
+       "        }\n    }\n}\n"
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +132,11 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("jenkinsfiles")
     broken = folder / "Jenkinsfile.broken"
     broken.write_text(BROKEN)
+    typo = folder / "Jenkinsfile.typo"
+    typo.write_text(TYPO)
     spec = {"check": [str(p) for p in discovered_jenkinsfiles() + groovy_files()] + [str(broken)],
-            "library": [str(p) for p in sorted(VARS.glob("*.groovy"))], "scenarios": SCENARIOS}
+            "library": [str(p) for p in sorted(VARS.glob("*.groovy"))],
+            "scenarios": SCENARIOS + [template("typo", typo)]}
     (folder / "spec.json").write_text(json.dumps(spec))
     done = subprocess.run([groovy, str(Path(__file__).with_name("harness.groovy")), str(folder / "spec.json")],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "JAVA_HOME": home})
@@ -178,6 +183,10 @@ def test_every_jenkinsfile_and_groovy_file_compiles(harness):
 def test_a_syntax_error_is_reported_with_file_and_line(harness):
     found = [p for p in harness["syntax"] if p["file"] == harness["broken"]]
     assert found and found[0]["line"] >= 5, harness["syntax"]
+
+
+def test_an_unknown_step_or_library_method_fails_the_run(runs):
+    assert "prr" in runs["typo"]["error"] and runs["typo"]["status"] == "FAILURE"
 
 
 def test_discovery_finds_the_templates_and_the_root_jenkinsfile():
