@@ -7,21 +7,29 @@ Contract (DESIGN.md): logs on stderr; with --json, stdout is exactly one JSON ob
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import EXIT_INTERNAL, EXIT_OK, Interrupted, JdciError, UsageError
 
 
-@dataclass
 class Outcome:
-    code: int = EXIT_OK
-    payload: dict[str, Any] = field(default_factory=dict)
-    text: str = ""  # what people see on stdout without --json
+    """What a command hands back: exit code, the --json payload, the text people see without --json.
+    (A plain class: importing dataclasses costs `jdci --version` about 6 ms.)"""
+
+    def __init__(self, code: int = EXIT_OK, payload: dict[str, Any] | None = None, text: str = "") -> None:
+        self.code = code
+        self.payload = payload if payload is not None else {}
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Outcome) and (self.code, self.payload, self.text) == (
+            other.code, other.payload, other.text)
+
+    def __repr__(self) -> str:
+        return f"Outcome(code={self.code!r}, payload={self.payload!r}, text={self.text!r})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jdci", description="Take a pull request from opened to merged safely: JIRA ticket, "
                                               "Docker image, preprod environment, checks, gated merge.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--timestamps", action="store_true",
+                        help="put HH:MM:SS before every log line (also JDCI_TIMESTAMPS=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("pr", help="run the whole PR pipeline (link, build, preprod, checks, gate, merge)")
@@ -102,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     _common(t)
     _change_flags(t)
     t.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_ticket_transition"))
+
+    p = sub.add_parser("jenkins", help="trigger a Jenkins job and wait for it, or show a job's last build")
+    jsub = p.add_subparsers(dest="jenkins_command", metavar="ACTION", parser_class=_Parser, required=True)
+    j = jsub.add_parser("trigger", help="queue a build (with parameters); --wait follows it to its result")
+    j.add_argument("job", help="full name (team/shop/PR-7) or URL path (job/team/job/shop)")
+    j.add_argument("-p", "--param", action="append", default=[], metavar="K=V", help="build parameter (repeat)")
+    j.add_argument("--wait", action="store_true", help="wait for the result; exit 1 with the console tail if it "
+                                                       "is not SUCCESS, 75 at the timeout")
+    j.add_argument("--timeout", type=_seconds, metavar="S", help="with --wait: seconds before giving up "
+                                                                 "(default [jenkins] wait_timeout)")
+    j.add_argument("--url", help="Jenkins base URL (default [jenkins] url, else $JENKINS_URL)")
+    _common(j)
+    j.set_defaults(func=_lazy("jenkins_docker_ci.commands.jenkins", "cmd_trigger"))
+    j = jsub.add_parser("status", help="a job's last build: result, SHA, URL, running or not")
+    j.add_argument("job", help="full name (team/shop/PR-7) or URL path (job/team/job/shop)")
+    j.add_argument("--pr", type=_positive_int, metavar="N", help="the job is a multibranch project: its PR-N")
+    j.add_argument("--url", help="Jenkins base URL (default [jenkins] url, else $JENKINS_URL)")
+    _common(j)
+    j.set_defaults(func=_lazy("jenkins_docker_ci.commands.jenkins", "cmd_status"))
     return parser
 
 
@@ -230,15 +259,54 @@ def _cmd_sandbox(args: argparse.Namespace) -> Outcome:
 
 
 # -- running a command -------------------------------------------------------------------------------------
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
+class _Signals:
+    """SIGTERM (a Jenkins abort) and SIGINT (Ctrl-C): the first one raises Interrupted where the code is, so the
+    steps' own clean-up runs on the way out; any later one is noted and ignored, so that a second abort or an
+    impatient Ctrl-C cannot stop the clean-up halfway (leaving an environment behind)."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.later: list[int] = []
+        self.done = False  # the command has finished: the process is only exiting
+        self._saved: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._saved[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (an embedding program): leave signals to it
+                return
+
+    def restore(self) -> None:
+        for signum, previous in self._saved.items():
+            signal.signal(signum, previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.done:
+            return
+        if self.first is None:
+            self.first = signum
+            raise Interrupted(signum)
+        self.later.append(signum)
+        sys.stderr.write(f"jdci: {signal.Signals(signum).name} received while cleaning up after "
+                         f"{signal.Signals(self.first).name}; finishing the clean-up first\n")
+        sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # `jdci ...`: the process ends after this, so a late signal must not kill it
     argv = sys.argv[1:] if argv is None else argv
     want_json = "--json" in argv
     args: argparse.Namespace | None = None
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    from . import log
+
+    if "--timestamps" in argv:  # accepted anywhere, not only before the command: it is about the console
+        argv = [a for a in argv if a != "--timestamps"]
+        restore_streams = log.install(timestamps=True)
+    else:
+        restore_streams = log.install()
+    signals = _Signals()
+    signals.install()
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "func", None):
@@ -250,14 +318,49 @@ def main(argv: list[str] | None = None) -> int:
         _emit(outcome.payload, outcome.text, want_json)
         return outcome.code
     except KeyboardInterrupt:
+        signals.first = signals.first or signal.SIGINT  # from here on, signals no longer interrupt
         return _fail(Interrupted(signal.SIGINT), args, want_json)
     except JdciError as exc:
+        if isinstance(exc, Interrupted) and signals.first is None:
+            signals.first = exc.exit_code - 128  # raised by a command itself: still protect what follows
         return _fail(exc, args, want_json)
     except Exception:  # noqa: BLE001 - a bug in jdci: keep the traceback for the bug report
         return _internal_error(args, want_json)
+    finally:
+        signals.done = True
+        if not as_program:  # a caller in the same process (tests, a wrapper) gets its own handlers back
+            signals.restore()
+        restore_streams()
+
+
+def interrupted_summary(signum: int, payload: dict[str, Any], note: str = "") -> str:
+    """The last line of an interrupted run: what was cleaned up, from what the run reported. Pure."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    parts = [f"interrupted by {name}"]
+    env = payload.get("environment")
+    if isinstance(env, dict):
+        if env.get("name") and env.get("status") in ("down", "failed"):
+            parts.append(f"removed environment {env['name']}")
+        elif env.get("name") and env.get("status") == "up":
+            parts.append(f"kept environment {env['name']} (it predates this run)")
+        else:
+            parts.append("no environment was started")
+    merge = payload.get("merge") if isinstance(payload.get("merge"), dict) else (
+        payload if "merged" in payload else None)
+    if merge is not None:
+        parts.append(f"merged before the interruption ({merge.get('merge_sha')})" if merge.get("merged")
+                     else "nothing merged")
+    if note:
+        parts.append(note)
+    return "jdci: " + "; ".join(parts)
 
 
 def _emit(payload: dict[str, Any], text: str, want_json: bool) -> None:
+    import json
+
     if want_json:
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     elif text:
@@ -276,10 +379,18 @@ def _partial(args: argparse.Namespace | None) -> dict[str, Any]:
 def _fail(exc: JdciError, args: argparse.Namespace | None, want_json: bool) -> int:
     from . import log
 
+    payload = _partial(args)
+    if isinstance(exc, Interrupted):
+        note = getattr(args, "_interrupt_note", None) if args is not None else None
+        message = interrupted_summary(exc.exit_code - 128, payload, note() if callable(note) else "")
+        if want_json:
+            payload["error"] = {"kind": exc.kind, "message": message}
+            _emit(payload, "", True)
+        log.final(message)  # the last line of the console says what was cleaned up
+        return exc.exit_code
     message = log.redact(exc.message)
     log.say("error", message)
     if want_json:
-        payload = _partial(args)
         payload["error"] = {"kind": exc.kind, "message": message}
         _emit(payload, "", True)
     return exc.exit_code

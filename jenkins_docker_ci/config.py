@@ -155,7 +155,10 @@ class MergeConfig:
 class JenkinsConfig:
     url: str = ""
     job: str = ""  # multibranch job path, e.g. "shop" (PR jobs are job/shop/job/PR-N)
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds, total, for retries of one call
+    wait_timeout: float = 3600.0  # `jdci jenkins trigger --wait`: give up (exit 75) after this many seconds
+    poll_max: float = 10.0  # longest pause between two looks at a queued or running build (backoff up to it)
+    console_lines: int = 30  # how much of a failed build's console `jdci jenkins trigger --wait` shows
 
 
 @dataclass(frozen=True)

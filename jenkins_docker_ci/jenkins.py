@@ -17,10 +17,10 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from urllib.parse import quote
 
-from .errors import ConfigError, ServiceError
+from .errors import EXIT_WAIT, ConfigError, JdciError, ServiceError, UsageError
 from .http import content_type, json_body, retry_after_seconds, snippet, with_retries
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def last_build(config: "Config", secrets: "Secrets", job_path: str, pr_number: i
     """
     server = server or connect(config, secrets)
     name = pr_job_name(job_path, pr_number)
-    job = _get_json(server, config, f"{job_url_path(name)}api/json?tree=lastCompletedBuild[number,url]",
+    job = get_json(server, config, f"{job_url_path(name)}api/json?tree=lastCompletedBuild[number,url]",
                     what=f"job {name}")
     if job is None:
         check_project(server, config, job_path, name)
@@ -140,7 +140,7 @@ def last_build(config: "Config", secrets: "Secrets", job_path: str, pr_number: i
         log.info("[gate] Jenkins job %s has no completed build yet", name)
         return None
     number = int(completed["number"])
-    build = _get_json(server, config, f"{job_url_path(name)}{number}/api/json", what=f"build {name} #{number}")
+    build = get_json(server, config, f"{job_url_path(name)}{number}/api/json", what=f"build {name} #{number}")
     if build is None:  # deleted between the two calls
         return None
     return JenkinsBuild(
@@ -165,7 +165,7 @@ def check_project(server: "pyjenkins.Jenkins", config: "Config", job_path: str, 
     seen = (config.jenkins.url, job_path.strip("/"))
     if seen in _projects_seen:
         return
-    if _get_json(server, config, f"{job_url_path(job_path)}api/json?tree=name", what=f"job {job_path}") is not None:
+    if get_json(server, config, f"{job_url_path(job_path)}api/json?tree=name", what=f"job {job_path}") is not None:
         _projects_seen.add(seen)
         return
     # list where the project should be: the deepest folder of its path that exists, else the top level
@@ -174,7 +174,7 @@ def check_project(server: "pyjenkins.Jenkins", config: "Config", job_path: str, 
     for depth in range(len(parts) - 1, -1, -1):
         folder = "/".join(parts[:depth])
         path = f"{job_url_path(folder)}api/json?tree=jobs[name]" if folder else "api/json?tree=jobs[name]"
-        jobs = _get_json(server, config, path, what=f"the jobs in {folder or 'Jenkins'}")
+        jobs = get_json(server, config, path, what=f"the jobs in {folder or 'Jenkins'}")
         if jobs is not None:
             break
     names = [str(j["name"]) for j in (jobs or {}).get("jobs") or [] if isinstance(j, dict) and j.get("name")]
@@ -202,31 +202,54 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
-def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what: str) -> dict[str, Any] | None:
+def get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what: str) -> dict[str, Any] | None:
     """GET a Jenkins JSON document (crumb and auth handled by python-jenkins); None on 404."""
+    found: dict[str, Any] | None = _request(server, config, "GET", path, what=what)
+    return found
+
+
+def _decode(response: Any) -> dict[str, Any]:
+    """The one place Jenkins' JSON answers are decoded."""
+    try:
+        data = json_body(response)
+    except ValueError:
+        raise _NotJenkins(f"HTTP {response.status_code} with a body that is not JSON "
+                          f"({content_type(response)}: {snippet(response)})") from None
+    if not isinstance(data, dict):
+        raise _NotJenkins(f"HTTP {response.status_code} with JSON that is a {type(data).__name__}, not an "
+                          f"object ({snippet(response)})")
+    return data
+
+
+def _request(server: "pyjenkins.Jenkins", config: "Config", method: str, path: str, *, what: str,
+             decode_json: bool = True) -> Any:
+    """One call to Jenkins through python-jenkins (auth, crumb) with jdci's retries; None on 404.
+
+    GETs retry connection errors, timeouts and 429/502/503/504. A POST (a trigger) retries only what cannot
+    have queued a build: a refused connection, 429 and 503; never a timeout or a gateway's 502/504, after
+    which the build may well be in the queue (a retry would start it twice).
+    """
     import jenkins as pyjenkins
     import requests
 
     url = server.server + path
 
-    def once() -> dict[str, Any] | None:
+    def once() -> Any:
         try:
-            response = server.jenkins_request(requests.Request("GET", url))
+            response = server.jenkins_request(requests.Request(method, url))
         except pyjenkins.NotFoundException:
             return None
-        # the one place Jenkins' answers are decoded
-        try:
-            data = json_body(response)
-        except ValueError:
-            raise _NotJenkins(f"HTTP {response.status_code} with a body that is not JSON "
-                              f"({content_type(response)}: {snippet(response)})") from None
-        if not isinstance(data, dict):
-            raise _NotJenkins(f"HTTP {response.status_code} with JSON that is a {type(data).__name__}, not an "
-                              f"object ({snippet(response)})")
-        return data
+        if decode_json:
+            return _decode(response)
+        return response
 
     def transient(exc: BaseException) -> float | None:
-        if isinstance(exc, (requests.ConnectionError, requests.Timeout, pyjenkins.TimeoutException)):
+        if method != "GET":
+            if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+                return 0.0
+            if _status_of(exc) not in (429, 503):
+                return None
+        elif isinstance(exc, (requests.ConnectionError, requests.Timeout, pyjenkins.TimeoutException)):
             return 0.0
         status = _status_of(exc)
         if status in _RETRY_STATUSES:
@@ -236,7 +259,7 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
         return None
 
     try:
-        return with_retries(once, service="jenkins", what=f"GET {what}", deadline=config.jenkins.timeout,
+        return with_retries(once, service="jenkins", what=f"{method} {what}", deadline=config.jenkins.timeout,
                             retry_on=transient)
     except ServiceError as exc:
         raise ServiceError("jenkins", f"{exc}; is Jenkins up at {config.jenkins.url}?") from None
@@ -248,8 +271,174 @@ def _get_json(server: "pyjenkins.Jenkins", config: "Config", path: str, *, what:
         status = _status_of(exc)
         if status in (401, 403):
             raise ConfigError(
-                f"Jenkins at {config.jenkins.url} refused JENKINS_USER/JENKINS_TOKEN (HTTP {status}) reading "
-                f"{what}; check the user name and API token, and that the user may read the job"
+                f"Jenkins at {config.jenkins.url} refused JENKINS_USER/JENKINS_TOKEN (HTTP {status}) for "
+                f"{what}; check the user name and API token, and that the user may read (and build) the job"
             ) from None
+        if status == 405 and method == "POST":
+            raise UsageError(f"Jenkins cannot build {what.removeprefix('trigger ')} (HTTP 405): it is a folder or "
+                             f"a multibranch project; name one of its jobs (`jdci jenkins status` shows them)") \
+                from None
         detail = f"HTTP {status}" if status else type(exc).__name__
-        raise ServiceError("jenkins", f"Jenkins at {config.jenkins.url} failed reading {what}: {detail}") from None
+        raise ServiceError("jenkins", f"Jenkins at {config.jenkins.url} failed {method} {what}: {detail}") from None
+
+
+# -- triggering builds and following them (`jdci jenkins trigger|status`) ------------------------------------------
+class WaitTimeout(JdciError):
+    """The build (or its queue item) did not finish before the deadline: "not yet" (exit 75), not a failure."""
+
+    exit_code = EXIT_WAIT
+    kind = "timeout"
+
+
+def job_name(text: str) -> str:
+    """The full name of a job from any way people write it. Pure.
+
+    `team/shop/PR-7`, `job/team/job/shop/job/PR-7/`, `/job/team/job/shop` and a job URL
+    `https://jenkins.example.com/job/team/job/shop/` all give `team/shop[/PR-7]` (percent-encoding undone, so
+    a branch job `feature%2Fx` keeps its name as Jenkins spells it in JOB_NAME).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    path = urlsplit(text).path if "://" in text else text
+    parts = [p for p in path.strip().strip("/").split("/") if p]
+    if "://" in text and "job" in parts:
+        parts = parts[parts.index("job"):]
+    if parts and parts[0] == "job" and len(parts) % 2 == 0 and all(p == "job" for p in parts[0::2]):
+        parts = [unquote(p) for p in parts[1::2]]
+    if not parts:
+        raise UsageError(f"{text!r} is not a Jenkins job; name it by its full name (team/shop/PR-7) or its URL path "
+                         f"(job/team/job/shop)")
+    return "/".join(parts)
+
+
+def queue_id_from(location: str) -> int | None:
+    """`http://jenkins/queue/item/25/` -> 25 (the Location of a trigger's answer). Pure."""
+    import re
+
+    found = re.search(r"/queue/item/(\d+)/?$", location.strip())
+    return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """A queue item as the waiting loop needs it."""
+
+    id: int
+    why: str  # Jenkins' reason for waiting ("In the quiet period", "Waiting for next available executor")
+    number: int | None  # the build, once the item left the queue
+    url: str  # the build's URL, once started
+    cancelled: bool = False
+
+
+def queue_state(item: Mapping[str, Any]) -> QueueState:
+    """Read a queue item (`Queue$WaitingItem`/`BlockedItem`/`BuildableItem`/`LeftItem`). Pure."""
+    executable = item.get("executable") or {}
+    return QueueState(id=int(item.get("id") or 0), why=str(item.get("why") or ""),
+                      number=int(executable["number"]) if executable.get("number") is not None else None,
+                      url=str(executable.get("url") or ""), cancelled=bool(item.get("cancelled")))
+
+
+def trigger(server: "pyjenkins.Jenkins", config: "Config", job: str,
+            parameters: list[tuple[str, str]] | None = None) -> int:
+    """Queue a build of `job` (full name); returns the queue item's id. With parameters: buildWithParameters."""
+    from urllib.parse import urlencode
+
+    how = "buildWithParameters" if parameters else "build"
+    path = job_url_path(job) + how + (f"?{urlencode(parameters)}" if parameters else "")
+    response = _request(server, config, "POST", path, what=f"trigger {job}", decode_json=False)
+    if response is None:
+        raise UsageError(f"no job {job} at {config.jenkins.url}: {missing_job_hint(server, config, job)}")
+    location = response.headers.get("Location", "")
+    number = queue_id_from(location)
+    if number is None:
+        raise ServiceError("jenkins", f"Jenkins at {config.jenkins.url} accepted the build of {job} (HTTP "
+                                      f"{response.status_code}) but sent no queue item (Location: {location!r}); "
+                                      f"is a proxy rewriting Jenkins' answers?")
+    return number
+
+
+def missing_job_hint(server: "pyjenkins.Jenkins", config: "Config", job: str) -> str:
+    """What exists where `job` should be: the jobs of the deepest existing folder, near matches first."""
+    parts = job.split("/")
+    for depth in range(len(parts) - 1, -1, -1):
+        folder = "/".join(parts[:depth])
+        path = f"{job_url_path(folder)}api/json?tree=jobs[name]" if folder else "api/json?tree=jobs[name]"
+        found = get_json(server, config, path, what=f"the jobs in {folder or 'Jenkins'}")
+        if found is not None:
+            names = [str(j["name"]) for j in found.get("jobs") or [] if isinstance(j, dict) and j.get("name")]
+            listed = [f"{folder}/{n}" if folder else n for n in near_first(parts[depth], names)][:MAX_LISTED]
+            where = f"folder {folder}" if folder else "the top level"
+            return f"jobs in {where}: {', '.join(listed) or 'none'}"
+    return "no job found"
+
+
+def build_info(server: "pyjenkins.Jenkins", config: "Config", job: str, which: int | str) -> JenkinsBuild | None:
+    """A build by number or permalink (`lastBuild`); None when there is none."""
+    data = get_json(server, config, f"{job_url_path(job)}{which}/api/json", what=f"build {job} #{which}")
+    if data is None:
+        return None
+    return JenkinsBuild(job=job, number=int(data.get("number") or 0), result=data.get("result"),
+                        sha=built_sha(data, branch=job.rsplit("/", 1)[-1]), building=bool(data.get("building")),
+                        url=str(data.get("url") or ""))
+
+
+def console_tail(server: "pyjenkins.Jenkins", config: "Config", job: str, number: int, lines: int) -> list[str]:
+    """The last `lines` lines of a build's console (consoleText)."""
+    response = _request(server, config, "GET", f"{job_url_path(job)}{number}/consoleText",
+                        what=f"the console of {job} #{number}", decode_json=False)
+    if response is None:
+        return []
+    text = response.content.decode("utf-8", "replace")
+    return text.splitlines()[-lines:] if lines > 0 else []
+
+
+def poll_delays(first: float = 0.2, cap: float = 10.0) -> Iterator[float]:
+    """0.2, 0.3, 0.45, ... up to `cap` seconds: quick for short queues, gentle on Jenkins for long builds."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 1.5, cap)
+
+
+def wait_for_build(server: "pyjenkins.Jenkins", config: "Config", job: str, queue_id: int, *, timeout: float,
+                   say: Callable[[str], None], sleep: Callable[[float], None] | None = None) -> JenkinsBuild:
+    """Follow queue item `queue_id` to its build and the build to its result. Raises WaitTimeout after
+    `timeout` seconds (the message says where things stand), UsageError when the item was cancelled."""
+    import time
+
+    sleep = sleep or time.sleep
+    deadline = time.monotonic() + timeout
+    delays = poll_delays(cap=max(0.2, config.jenkins.poll_max))
+    why_said = ""
+    state: QueueState | None = None
+    while True:
+        item = get_json(server, config, f"queue/item/{queue_id}/api/json", what=f"queue item {queue_id}")
+        if item is None:
+            raise ServiceError("jenkins", f"queue item {queue_id} of {job} is gone from {config.jenkins.url} "
+                                          f"(Jenkins forgets items about 5 minutes after they leave the queue)")
+        state = queue_state(item)
+        if state.cancelled:
+            raise UsageError(f"the queued build of {job} was cancelled in Jenkins (queue item {queue_id})")
+        if state.number is not None:
+            break
+        if state.why and state.why != why_said:
+            say(f"{job}: queued - {state.why}")
+            why_said = state.why
+        _pause(deadline, next(delays), sleep, f"{job} still in the queue (item {queue_id}: {state.why})", timeout)
+    say(f"{job} #{state.number} started: {state.url}")
+    delays = poll_delays(cap=max(0.2, config.jenkins.poll_max))
+    while True:
+        build = build_info(server, config, job, state.number)
+        if build is not None and not build.building and build.result is not None:
+            return build
+        _pause(deadline, next(delays), sleep, f"{job} #{state.number} still running ({state.url})", timeout)
+
+
+def _pause(deadline: float, delay: float, sleep: Callable[[float], None], where: str, timeout: float) -> None:
+    import time
+
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise WaitTimeout(f"{where} after {timeout:g} s; wait longer with --timeout S, or look again later "
+                          f"with `jdci jenkins status`")
+    sleep(min(delay, left))

@@ -28,6 +28,14 @@ Control API (besides server.py's reset/faults/requests), JSON bodies:
                           "remote_url"?} -> 201 {"job", "number", "url"}; creates the job if needed
   POST /_sandbox/finish  {"job", "number", "result", "console"?}: a running build completes
   POST /_sandbox/queue/N/start {"sha"?}: a waiting queue item leaves the queue as a running build
+  Scripted jobs (for `jdci jenkins trigger --wait`): POST /_sandbox/jobs with any of
+                         {"queue_polls": N, "run_polls": M, "result": "FAILURE", "console": "line\nline\n"}:
+                          a triggered build waits in the queue for N reads of its queue item (a BuildableItem
+                          "Waiting for next available executor"), then runs for M reads of its build (JSON,
+                          consoleText or progressiveText), then finishes with `result` (default SUCCESS) and
+                          `console` as its log
+  GET  /job/.../N/logText/progressiveText?start=K   the log from byte K; X-Text-Size (next start) and,
+                          while the build runs, X-More-Data: true
 """
 from __future__ import annotations
 
@@ -69,6 +77,9 @@ class Build:
     duration: int = 0  # ms
     parameters: list[tuple[str, str]] = field(default_factory=list)
     user: str = ""
+    polls_left: int = -1  # a scripted build: reads left before it finishes (-1: finished through the control API)
+    final_result: str = "SUCCESS"
+    final_console: str = ""
 
 
 @dataclass
@@ -79,6 +90,11 @@ class Job:
     next_build_number: int = 1
     auto_start: bool = False
     sha: str = ""
+    scripted: bool = False  # triggered builds follow the script below by themselves
+    queue_polls: int = 0
+    run_polls: int = 0
+    result: str = "SUCCESS"
+    console: str = ""
 
     @property
     def name(self) -> str:
@@ -93,6 +109,7 @@ class QueueItem:
     parameters: list[tuple[str, str]]
     user: str
     build: int | None = None  # set once it left the queue
+    polls_left: int = -1  # a scripted job's item: reads left before it starts (-1: started by the control API)
 
 
 class JenkinsService(Service):
@@ -113,6 +130,8 @@ class JenkinsService(Service):
         self.route("GET", _JOB + r"/api/json", self._job)
         self.route("GET", _JOB + r"/(?P<number>\d+|" + "|".join(_PERMALINKS) + r")/api/json", self._build)
         self.route("GET", _JOB + r"/(?P<number>\d+|" + "|".join(_PERMALINKS) + r")/consoleText", self._console)
+        self.route("GET", _JOB + r"/(?P<number>\d+|" + "|".join(_PERMALINKS) + r")/logText/progressiveText",
+                   self._progressive)
         self.route("POST", _JOB + r"/(?P<how>build|buildWithParameters)", self._trigger)
         self.route("POST", r"/_sandbox/jobs", self._control_job)
         self.route("POST", r"/_sandbox/builds", self._control_build)
@@ -309,7 +328,36 @@ class JenkinsService(Service):
 
     def _build(self, request: Request) -> Response:
         job, build = self._get_build(request)
+        self._tick(build)
         return Response(200, self._build_json(job, build))
+
+    def _tick(self, build: Build) -> None:
+        """A read of a scripted running build: it finishes after its `run_polls` reads."""
+        if not build.building or build.polls_left < 0:
+            return
+        if build.polls_left > 0:
+            build.polls_left -= 1
+            return
+        build.result, build.building = build.final_result, False
+        build.duration = max(1000, int(time.time() * 1000) - build.timestamp)
+        build.console += build.final_console  # a log only grows: progressiveText offsets stay valid
+        build.polls_left = -1
+
+    def _log_text(self, build: Build) -> str:
+        text = build.console or f"Started\nChecking out Revision {build.merge_sha or build.sha}\n"
+        if not build.building:
+            text += f"Finished: {build.result}\n"
+        return text
+
+    def _progressive(self, request: Request) -> Response:
+        _, build = self._get_build(request)
+        self._tick(build)
+        data = self._log_text(build).encode()
+        start = max(0, request.int_arg("start", 0))
+        headers = {"Content-Type": "text/plain;charset=utf-8", "X-Text-Size": str(len(data))}
+        if build.building:
+            headers["X-More-Data"] = "true"
+        return Response(200, data[start:], headers)
 
     def _build_json(self, job: Job, build: Build) -> dict[str, Any]:
         branch_name = build.branch or job.name
@@ -358,10 +406,8 @@ class JenkinsService(Service):
 
     def _console(self, request: Request) -> Response:
         _, build = self._get_build(request)
-        text = build.console or f"Started\nChecking out Revision {build.merge_sha or build.sha}\n"
-        if not build.building:
-            text += f"Finished: {build.result}\n"
-        return Response(200, text.encode(), {"Content-Type": "text/plain;charset=utf-8"})
+        self._tick(build)
+        return Response(200, self._log_text(build).encode(), {"Content-Type": "text/plain;charset=utf-8"})
 
     def _trigger(self, request: Request) -> Response:
         job = self._find(request.params["job"])
@@ -377,6 +423,10 @@ class JenkinsService(Service):
         self.queue[item.id] = item
         if job.auto_start:
             self._start(item, job.sha)
+        elif job.scripted:
+            item.polls_left = job.queue_polls
+            if item.polls_left == 0:
+                self._start(item, job.sha)
         return Response(201, None, {"Location": f"{self.base_url}/queue/item/{item.id}/"})
 
     def _start(self, item: QueueItem, sha: str) -> Build:
@@ -384,6 +434,10 @@ class JenkinsService(Service):
         build = self._new_build(job, result=None, sha=sha, building=True, parameters=item.parameters,
                                 user=item.user, queue_id=item.id)
         item.build = build.number
+        if job.scripted:
+            build.polls_left, build.final_result = job.run_polls, job.result
+            build.final_console = job.console
+            build.console = f"Started by user {item.user}\n"
         return build
 
     def _new_build(self, job: Job, *, number: int | None = None, result: str | None, sha: str,
@@ -431,6 +485,17 @@ class JenkinsService(Service):
         item = self.queue.get(int(request.params["id"]))
         if item is None:
             raise self.error(404, "Not Found")
+        if item.build is None and item.polls_left >= 0:  # a scripted job's item: held for its reads
+            if item.polls_left == 0:
+                self._start(item, self.jobs[item.job].sha)
+            else:
+                item.polls_left -= 1
+                body = self._queue_json(item)
+                body.update({"_class": "hudson.model.Queue$BuildableItem", "buildable": True, "pending": False,
+                             "why": "Waiting for next available executor",
+                             "buildableStartMilliseconds": item.since + 5000})
+                body.pop("timestamp", None)
+                return Response(200, body)
         return Response(200, self._queue_json(item))
 
     # -- control API ---------------------------------------------------------------------------------------------
@@ -442,6 +507,13 @@ class JenkinsService(Service):
         job = self._ensure(str(spec.get("job", "")), kind)
         job.auto_start = bool(spec.get("auto_start", job.auto_start))
         job.sha = str(spec.get("sha", job.sha))
+        if any(key in spec for key in ("queue_polls", "run_polls", "result", "console")):
+            result = spec.get("result", job.result)
+            if result not in RESULTS:
+                raise HttpError(400, {"message": f"result must be one of {', '.join(RESULTS)}"})
+            job.scripted, job.result, job.console = True, result, str(spec.get("console", job.console))
+            job.queue_polls = max(0, int(spec.get("queue_polls", job.queue_polls)))
+            job.run_polls = max(0, int(spec.get("run_polls", job.run_polls)))
         return Response(201, {"job": job.full_name, "kind": job.kind, "url": self.url(job.full_name)})
 
     def _control_build(self, request: Request) -> Response:

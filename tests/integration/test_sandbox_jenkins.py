@@ -232,3 +232,36 @@ def test_reset_forgets_jobs(tmp_path: Path) -> None:
         assert requests.get(f"{server.url}/job/shop/api/json", auth=("a", "t"), timeout=10).status_code == 404
     finally:
         server.stop()
+
+
+def test_a_scripted_job_through_python_jenkins_queue_then_build_then_console(jenkins_url: str, server: Any,
+                                                                              unique: str) -> None:
+    job = f"release-{unique}"
+    response = requests.post(f"{jenkins_url}/_sandbox/jobs", json={
+        "job": job, "queue_polls": 2, "run_polls": 1, "result": "UNSTABLE", "console": "tests: 1 flaky\n"},
+        timeout=10)
+    assert response.status_code == 201
+    queue_id = server.build_job(job, {"TAG": "v1"})
+    held = [server.get_queue_item(queue_id) for _ in range(2)]
+    for item in held:
+        assert item["_class"] == "hudson.model.Queue$BuildableItem" and "executable" not in item
+        assert_shape({k: v for k, v in item.items() if k != "why"},
+                     {k: v for k, v in fixture("queue.item.blocked.get.200.json").items() if k != "why"})
+    left = server.get_queue_item(queue_id)
+    assert_shape(left, fixture("queue.item.left-started.get.200.json"))
+    number = left["executable"]["number"]
+    running = server.get_build_info(job, number)
+    assert running["building"] is True and running["result"] is None
+    done = server.get_build_info(job, number)
+    assert (done["building"], done["result"]) == (False, "UNSTABLE")
+    assert_shape(done, fixture("build.workflowrun.get.200.json"))
+    assert server.get_build_console_output(job, number).endswith("tests: 1 flaky\nFinished: UNSTABLE\n")
+
+
+def test_progressive_text_of_a_finished_build_has_no_more_data(jenkins_url: str, unique: str) -> None:
+    seed(jenkins_url, job=f"done-{unique}", result="SUCCESS", sha=HEAD, console="a\nb\n")
+    response = requests.get(f"{jenkins_url}/job/done-{unique}/1/logText/progressiveText?start=2",
+                            auth=("alice", "t"), timeout=10)
+    assert response.text == "b\nFinished: SUCCESS\n"
+    assert response.headers["X-Text-Size"] == str(len("a\nb\nFinished: SUCCESS\n"))
+    assert "X-More-Data" not in response.headers
