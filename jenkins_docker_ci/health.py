@@ -104,19 +104,25 @@ def wait(client: "docker.DockerClient", env: str, probes: list[Probe], find: Cal
          timeout: float) -> None:
     """Poll until every probe passes; PreprodError at the deadline (naming what was polled) or at once when any
     container of the environment is down."""
+    from . import log
+
     deadline = time.monotonic() + timeout
     delay = FIRST_DELAY
     pending = list(probes)
-    while True:
-        containers = find()
-        fail_if_down(client, containers, env)
-        by_service = {c.role: c for c in containers}
-        pending = [p for p in pending if not (p.service in by_service and healthy(client, p, by_service[p.service]))]
-        if not pending:
-            return
-        if time.monotonic() + delay > deadline:
-            what = "; ".join(f"{p.service}: {p.describe()}" for p in pending)
-            raise PreprodError(f"{env} not healthy after {timeout:.0f} s (polled {what}); raise [preprod] "
-                               f"health_timeout or fix the health check")
-        time.sleep(delay)
-        delay = min(delay * 1.5, MAX_DELAY)
+    # a Jenkins console that stays silent for a minute looks hung: say what is still awaited
+    with log.progress("preprod", f"waiting for {env} to be healthy") as progress:
+        while True:
+            containers = find()
+            fail_if_down(client, containers, env)
+            by_service = {c.role: c for c in containers}
+            pending = [p for p in pending
+                       if not (p.service in by_service and healthy(client, p, by_service[p.service]))]
+            if not pending:
+                return
+            if time.monotonic() + delay > deadline:
+                what = "; ".join(f"{p.service}: {p.describe()}" for p in pending)
+                raise PreprodError(f"{env} not healthy after {timeout:.0f} s (polled {what}); raise [preprod] "
+                                   f"health_timeout or fix the health check")
+            progress.update(f"waiting for {env}: {', '.join(p.service for p in pending)} not healthy yet")
+            time.sleep(delay)
+            delay = min(delay * 1.5, MAX_DELAY)
