@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(t)
     _change_flags(t)
     t.set_defaults(func=_lazy("jenkins_docker_ci.commands.link", "cmd_ticket_transition"))
+
+    from .commands import check as check_command, task as task_command  # light: argparse only at import
+
+    task_command.add_parser(sub, _common, _seconds)
+    check_command.add_parser(sub, _common, _change_flags)
     return parser
 
 
