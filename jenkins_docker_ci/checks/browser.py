@@ -26,7 +26,7 @@ from ..errors import JdciError
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          "--disable-default-apps", "--hide-scrollbars", "--mute-audio", "--font-render-hinting=none",
-         "--force-color-profile=srgb", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1")
+         "--force-color-profile=srgb", "--disable-crash-reporter", "--disable-breakpad", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1")
 MAX_HEIGHT = 16384  # a full-page screenshot taller than this is cut (Chromium's texture limit)
 
 # Stops what makes two screenshots of the same page differ: animations, transitions, the blinking caret.
@@ -60,6 +60,7 @@ class Capture:
     dom: dict[str, Any] | None
     width: int
     height: int
+    value: Any = None  # what the `evaluate` expression returned
 
 
 class Browser:
@@ -160,7 +161,7 @@ class Browser:
 
     # -- pages --------------------------------------------------------------------------------------------
     def capture(self, url: str, *, width: int, height: int, ignore: tuple[str, ...] = (), wait_for: str = "",
-                full_page: bool = True, deadline: float | None = None) -> Capture:
+                full_page: bool = True, deadline: float | None = None, evaluate: str = "") -> Capture:
         """Open `url` in a new target at width x height, let it settle, and take its screenshot and DOM."""
         end = min(self.deadline, deadline or self.deadline)
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -183,6 +184,7 @@ class Browser:
                 self.wait_event(session, {"networkIdle"}, f"{url} to go network-idle", end, loader)
             self._settle(session, ignore)
             dom = self.evaluate(session, f"({SERIALIZE_JS})({json.dumps(list(ignore))})")
+            value = self.evaluate(session, evaluate, await_promise=True) if evaluate else None
             shot_height = height
             if full_page:
                 content = int(self.evaluate(session, "Math.max(document.documentElement.scrollHeight, "
@@ -194,7 +196,7 @@ class Browser:
                               session=session)
                     self.evaluate(session, _FRAMES_JS, await_promise=True)
             data = self.send("Page.captureScreenshot", {"format": "png", "fromSurface": True}, session=session)
-            return Capture(base64.b64decode(data["data"]), dom, width, shot_height)
+            return Capture(base64.b64decode(data["data"]), dom, width, shot_height, value)
         finally:
             try:
                 self.send("Target.closeTarget", {"targetId": target})
