@@ -172,3 +172,47 @@ def test_reports_junit_counts_and_html_shows_the_three_images_in_chromium(docker
     assert shown.value == [["baseline", 800], ["pr", 800], ["diff", 800]]
     assert len(red_positions(Image.open(io.BytesIO(shown.png)))) > 50  # the diff's red is on screen
     json.dumps([r.to_json() for r in results])  # serialisable for --json
+
+
+def test_browser_is_killed_and_its_profile_removed_on_timeout(docker_client, shop, tmp_path, monkeypatch):
+    """A page that never shows what `wait_for` waits for: the check errors at its timeout, and the browser,
+    its renderers and its temporary profile are gone."""
+    import os
+
+    from jenkins_docker_ci.checks import browser as browser_module
+
+    started: list[Browser] = []
+    real_start = browser_module.Browser.start.__func__
+
+    def recording_start(cls, executable, *, deadline):
+        started.append(real_start(cls, executable, deadline=deadline))
+        return started[-1]
+
+    monkeypatch.setattr(browser_module.Browser, "start", classmethod(recording_start))
+    [result] = run_against(docker_client, shop, page(), tmp_path,
+                           checks=checks_config(wait_for="#never-there", timeout=3), base_html=page())
+    assert result.status == "error" and "'#never-there' never appeared" in result.detail
+    [browser] = started
+    assert browser.process.poll() is not None and not os.path.exists(browser.profile)
+    alive = [pid for pid in os.listdir("/proc") if pid.isdigit() and _alive_in_group(int(pid), browser.process.pid)]
+    assert alive == []  # no renderer or zygote of that browser runs on (zombies wait for init to reap them)
+
+
+def _alive_in_group(pid: int, group: int) -> bool:
+    import os
+
+    try:
+        if os.getpgid(pid) != group:
+            return False
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def test_missing_chromium_is_an_error_naming_the_fix(docker_client, shop, tmp_path):
+    checks = config_module.from_dict({"checks": {"chromium": "/nonexistent/chromium", "baseline_image": "",
+                                                 "baseline_store": str(tmp_path / "b"),
+                                                 "visual": [{"name": "look"}]}}).checks
+    [result] = run_against(docker_client, shop, page(), tmp_path, checks=checks)
+    assert result.status == "error" and "apt-get install -y chromium" in result.detail
