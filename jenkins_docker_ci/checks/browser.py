@@ -127,7 +127,7 @@ class Browser:
                     raise BrowserError(f"Chromium refused {method}: {answer['error'].get('message')}")
                 return answer.get("result") or {}
             if "method" in answer:
-                self._events.append(answer)
+                self._events = self._events[-500:] + [answer]
 
     def wait_event(self, session: str, names: set[str], what: str, deadline: float, loader: str = ""
                    ) -> dict[str, Any]:
@@ -162,8 +162,17 @@ class Browser:
     # -- pages --------------------------------------------------------------------------------------------
     def capture(self, url: str, *, width: int, height: int, ignore: tuple[str, ...] = (), wait_for: str = "",
                 full_page: bool = True, deadline: float | None = None, evaluate: str = "") -> Capture:
-        """Open `url` in a new target at width x height, let it settle, and take its screenshot and DOM."""
-        end = min(self.deadline, deadline or self.deadline)
+        """Open `url` in a new target at width x height, let it settle, and take its screenshot and DOM.
+        Every wait inside ends at `deadline` (the check's), at the latest at the browser's own."""
+        browser_deadline = self.deadline
+        end = self.deadline = min(self.deadline, deadline or self.deadline)
+        try:
+            return self._capture(url, width, height, ignore, wait_for, full_page, end, evaluate)
+        finally:
+            self.deadline = browser_deadline
+
+    def _capture(self, url: str, width: int, height: int, ignore: tuple[str, ...], wait_for: str,
+                 full_page: bool, end: float, evaluate: str) -> Capture:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         try:
             session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -198,6 +207,7 @@ class Browser:
             data = self.send("Page.captureScreenshot", {"format": "png", "fromSurface": True}, session=session)
             return Capture(base64.b64decode(data["data"]), dom, width, shot_height, value)
         finally:
+            self.deadline = max(self.deadline, time.monotonic() + 2)  # room to close the tab after a timeout
             try:
                 self.send("Target.closeTarget", {"targetId": target})
             except BrowserError:

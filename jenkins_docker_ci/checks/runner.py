@@ -104,10 +104,19 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
             "repository": target.repository, "registry": target.registry, "target": target.target_branch,
             "baseline": {"kind": baseline.kind, "where": baseline.where},
             "checks": [c.name for c in checks.visual]}, indent=2), encoding="utf-8")
+        from .browser import Browser
+
+        try:  # one browser for the run, a target per page; each check keeps to its own timeout
+            browser = stack.enter_context(Browser.start(
+                checks.chromium, deadline=time.monotonic() + sum(c.timeout for c in checks.visual)))
+        except JdciError as exc:
+            for check in checks.visual:
+                record(CheckResult(check.name, "error", str(exc), kind="visual", required=check.required))
+            return
         for check in checks.visual:
             record(_guard(check.name, "visual", check.required, lambda c=check: visual.run(
                 c, pr_url=_url(target, c.service), baseline=baseline, report_dir=report_dir,
-                chromium=checks.chromium)))
+                chromium=checks.chromium, browser=browser)))
 
 
 def baseline_ref(template: str, target: Target) -> str:

@@ -68,7 +68,8 @@ def red_positions(image: Image.Image) -> list[tuple[int, int]]:
 
 
 def red_pixels(path: Path) -> int:
-    return len(red_positions(Image.open(path)))
+    with Image.open(path) as image:
+        return len(red_positions(image))
 
 
 def test_unchanged_page_passes_against_the_target_image_run_alongside(docker_client, shop, tmp_path):
@@ -86,7 +87,8 @@ def test_changed_text_fails_with_a_diff_image_and_a_dom_diff_naming_it(docker_cl
     [shot] = result.shots
     assert "h1#title: 'Checkout' -> 'Pay now'" in shot.dom_changes
     assert "h1#title: 'Checkout' -> 'Pay now'" in result.detail
-    reds = red_positions(Image.open(tmp_path / "reports" / shot.diff))
+    with Image.open(tmp_path / "reports" / shot.diff) as diff:
+        reds = red_positions(diff)
     assert reds, "the diff image highlights nothing"
     # the change is the heading, near the top: every highlighted pixel is in its band
     assert max(y for _, y in reds) < 80 and min(y for _, y in reds) > 5
@@ -216,3 +218,18 @@ def test_missing_chromium_is_an_error_naming_the_fix(docker_client, shop, tmp_pa
                                                  "visual": [{"name": "look"}]}}).checks
     [result] = run_against(docker_client, shop, page(), tmp_path, checks=checks)
     assert result.status == "error" and "apt-get install -y chromium" in result.detail
+
+
+def test_pages_times_viewports_and_two_checks_share_one_browser(docker_client, shop, tmp_path):
+    checks = config_module.from_dict({"checks": {"baseline_image": "{repository}:{target}", "visual": [
+        {"name": "desktop", "pages": ["/", "/healthz"], "viewports": ["800x600", "375x667"], "ignore": [".ad"]},
+        {"name": "strict", "pages": ["/"], "viewports": ["375x667"], "threshold": 0.0, "max_diff_ratio": 0.0,
+         "fail_on_dom": True}]}}).checks
+    desktop, strict = run_against(docker_client, shop, page(ad="another advert"), tmp_path, checks=checks,
+                                  base_html=page())
+    assert desktop.status == "passed", desktop.detail
+    assert [(s.page, s.viewport) for s in desktop.shots] == [
+        ("/", "800x600"), ("/", "375x667"), ("/healthz", "800x600"), ("/healthz", "375x667")]
+    with Image.open(tmp_path / "reports" / desktop.shots[1].pr) as mobile:
+        assert mobile.width == 375
+    assert strict.status == "failed" and strict.shots[0].dom_changes == ("div.ad: 'Advert one' -> 'another advert'",)
