@@ -83,6 +83,7 @@ def run_task(base_image: str, code: Path, command: list[str], *, workdir: str = 
     tag = f"jdci-task/{task_id}:latest"
     labels = {MANAGED: "true", TASK_LABEL: task_id, "io.jdci.role": "task"}
     context = build_context(base_image, code, workdir)
+    containers.ensure_image(client, base_image)
     try:
         log.say("task", f"building {tag} from {base_image} + {code}")
         containers.build_context(client, context, tag=tag, image_labels=labels,

@@ -34,6 +34,7 @@ def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
     started = time.monotonic()
     try:
         client = client or engine()
+        containers.ensure_image(client, image)  # pulls from a named registry; never from Docker Hub
         ran = containers.run_once(
             client, image=image, command=["/bin/sh", "-c", check.command],
             name=containers.unique_name(f"{env_name}-check-{check.name}"[:100]),

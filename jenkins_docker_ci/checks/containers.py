@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .. import log
-from ..errors import BuildError, JdciError
+from ..errors import BuildError, JdciError, UsageError
 from ..images import MANAGED
 
 if TYPE_CHECKING:
@@ -229,6 +229,28 @@ def add_bytes(archive: tarfile.TarFile, path: str, data: bytes, mode: int = 0o64
     info.size = len(data)
     info.mode = mode
     archive.addfile(info, io.BytesIO(data))
+
+
+def ensure_image(client: "docker.DockerClient", ref: str) -> None:
+    """Make sure `ref` is on the engine before a build starts FROM it: the classic builder would otherwise
+    try to pull it, from Docker Hub for a name without a registry. Refs in a named registry are pulled."""
+    from docker.errors import APIError, ImageNotFound
+
+    try:
+        client.api.inspect_image(ref)
+        return
+    except ImageNotFound:
+        pass
+    name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        raise UsageError(f"image {ref} is not on the Docker engine and names no registry to pull it from; build "
+                         f"it, or give its registry (e.g. 127.0.0.1:5000/{ref})")
+    try:
+        client.api.pull(name, tag=tag)
+    except APIError as exc:
+        raise UsageError(f"image {ref} not found on the engine nor in its registry: {exc.explanation or exc}") \
+            from None
 
 
 def remove_image(client: "docker.DockerClient", ref: str) -> None:

@@ -132,3 +132,14 @@ def test_task_run_timeout_and_interrupt_clean_up(docker_client, tmp_path):
         assert process.wait(timeout=60) == 130
         assert "interrupted" in process.stderr.read()
     assert task_leftovers(docker_client, before) == []
+
+
+def test_task_run_refuses_a_base_image_it_would_have_to_pull_from_the_internet(docker_client, tmp_path, unique):
+    from jenkins_docker_ci.errors import UsageError
+
+    before = task_objects(docker_client)
+    with pytest.raises(UsageError, match="names no registry"):
+        run_task(f"nosuchimage-{unique}:1", tmp_path, ["true"], client=docker_client)
+    with pytest.raises(UsageError, match="not found on the engine nor in its registry"):
+        run_task(f"127.0.0.1:5000/jdci-tests/nosuch-{unique}:1", tmp_path, ["true"], client=docker_client)
+    assert task_leftovers(docker_client, before) == []
