@@ -362,6 +362,11 @@ def _validate_checks(config: Config) -> None:
         for key in ("threshold", "max_diff_ratio"):
             if not 0 <= getattr(visual, key) <= 1:
                 raise ConfigError(f"{where}: {key} = {getattr(visual, key)} must be between 0 and 1")
+    try:
+        checks.baseline_image.format(registry="r", repository="o/n", target="t")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{config.source}: checks.baseline_image {checks.baseline_image!r} has an unknown "
+                          f"placeholder ({exc}); use {{registry}}, {{repository}} and {{target}}") from None
     if checks.baseline_store != "registry" and not checks.baseline_store.strip():
         raise ConfigError(f"{config.source}: checks.baseline_store is empty; use \"registry\" or a folder path")
 

@@ -149,8 +149,7 @@ def alongside(client: "docker.DockerClient", *, image: str, name: str, container
               env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Run `image` (e.g. the target branch's build) as a throwaway app on the environment's network, its port
     published on 127.0.0.1; yields its base URL once it answers, removes it on the way out."""
-    import requests
-    from docker.errors import APIError, ImageNotFound
+    from docker.errors import ImageNotFound
 
     api = client.api
     host_config = api.create_host_config(port_bindings={port: ("127.0.0.1",)}, network_mode=network or None,
@@ -163,36 +162,45 @@ def alongside(client: "docker.DockerClient", *, image: str, name: str, container
         raise JdciError(f"baseline image {image} not found on the Docker engine") from None
     cid = created["Id"]
     try:
-        api.start(cid)
-        binding = (api.inspect_container(cid)["NetworkSettings"]["Ports"].get(f"{port}/tcp") or [{}])[0]
-        if not binding.get("HostPort"):
-            raise JdciError(f"baseline container {name} publishes no port {port}; set [preprod] port")
-        url = f"http://127.0.0.1:{binding['HostPort']}"
-        delay = 0.05
-        while True:
-            state = api.inspect_container(cid)["State"]
-            if state.get("Status") in ("exited", "dead"):
-                raise JdciError(f"baseline container {name} ({image}) exited with {state.get('ExitCode')}")
-            try:
-                if requests.get(url + (health_path or "/"), timeout=2).status_code < 500:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() + delay > deadline:
-                raise JdciError(f"baseline container {name} ({image}) did not answer at {url} in time")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
-        yield url
-    except APIError as exc:
-        raise JdciError(f"could not run baseline {image}: {exc.explanation or exc}") from None
+        yield _started_url(client, cid, image=image, name=name, port=port, health_path=health_path,
+                           deadline=deadline)
     finally:
         remove_container(client, cid)
+
+
+def _started_url(client: "docker.DockerClient", cid: str, *, image: str, name: str, port: int, health_path: str,
+                 deadline: float) -> str:
+    import requests
+    from docker.errors import APIError
+
+    api = client.api
+    try:
+        api.start(cid)
+        binding = (api.inspect_container(cid)["NetworkSettings"]["Ports"].get(f"{port}/tcp") or [{}])[0]
+    except APIError as exc:
+        raise JdciError(f"could not run baseline {image}: {exc.explanation or exc}") from None
+    if not binding.get("HostPort"):
+        raise JdciError(f"baseline container {name} publishes no port {port}; set [preprod] port")
+    url = f"http://127.0.0.1:{binding['HostPort']}"
+    delay = 0.05
+    while True:
+        state = api.inspect_container(cid)["State"]
+        if state.get("Status") in ("exited", "dead"):
+            raise JdciError(f"baseline container {name} ({image}) exited with {state.get('ExitCode')}")
+        try:
+            if requests.get(url + (health_path or "/"), timeout=2).status_code < 500:
+                return url
+        except requests.RequestException:
+            pass
+        if time.monotonic() + delay > deadline:
+            raise JdciError(f"baseline container {name} ({image}) did not answer at {url} in time")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
 
 
 def build_from_memory(client: "docker.DockerClient", *, tag: str, dockerfile: str, files: Mapping[str, bytes],
                       image_labels: Mapping[str, str], what: str, stream: Any = None) -> str:
     """Build `tag` from an in-memory context (a Dockerfile plus `files`); returns the image ID."""
-    from docker.errors import APIError
 
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as archive:

@@ -70,12 +70,12 @@ def diff(baseline: Iterable[Entry], pr: Iterable[Entry], limit: int = 50) -> lis
     matcher = difflib.SequenceMatcher(a=[e.key for e in old], b=[e.key for e in new], autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
-            for before, after in zip(old[a1:a2], new[b1:b2]):
+            for before, after in zip(old[a1:a2], new[b1:b2], strict=True):
                 if before.text != after.text:
                     changes.append(f"{after.label}: {_short(before.text)!r} -> {_short(after.text)!r}")
             continue
         paired = min(a2 - a1, b2 - b1) if op == "replace" else 0
-        for before, after in zip(old[a1:a1 + paired], new[b1:b1 + paired]):
+        for before, after in zip(old[a1:a1 + paired], new[b1:b1 + paired], strict=True):
             if before.label.split("#")[0].split(".")[0] == after.label.split("#")[0].split(".")[0]:
                 what = f"{before.label} -> {after.label}" if before.label != after.label else after.label
                 text = f": {_short(before.text)!r} -> {_short(after.text)!r}" if before.text != after.text else ""

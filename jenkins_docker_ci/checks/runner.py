@@ -13,6 +13,7 @@ import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -65,10 +66,11 @@ def run_all(checks: "ChecksConfig", target: Target, report_dir: Path, *, secrets
             on_result(result)
 
     for check in checks.http:
-        record(_guard(check.name, "http", check.required, lambda c=check: http.run(c, _url(target, c.service))))
+        record(_guard(check.name, "http", check.required,
+                      partial(lambda c: http.run(c, _url(target, c.service)), check)))
     for cmd in checks.command:
-        record(_guard(cmd.name, "command", cmd.required, lambda c=cmd: command.run(
-            c, image=target.image, network=target.network, env_name=target.env_name, client=client)))
+        record(_guard(cmd.name, "command", cmd.required, partial(
+            command.run, cmd, image=target.image, network=target.network, env_name=target.env_name, client=client)))
     if checks.visual:
         _run_visual(checks, target, report_dir, secrets, client, record)
     if not results:
@@ -95,10 +97,16 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
     with ExitStack() as stack:
         try:
             baseline = _baseline(checks, target, secrets, client, stack, deadline)
-        except JdciError as exc:
+        except Exception as exc:  # noqa: BLE001 - reported on every visual check, the other checks stand
+            reason = str(exc) if isinstance(exc, JdciError) else f"{type(exc).__name__}: {exc}"
             for check in checks.visual:
-                record(CheckResult(check.name, "error", f"baseline: {exc}", kind="visual", required=check.required))
+                record(CheckResult(check.name, "error", f"baseline: {reason}", kind="visual",
+                                   required=check.required))
             return
+        import shutil
+
+        # this run's screenshots only: `jdci check approve` takes whatever is in this folder
+        shutil.rmtree(report_dir / "visual", ignore_errors=True)
         (report_dir / "visual").mkdir(parents=True, exist_ok=True)
         (report_dir / "visual" / "manifest.json").write_text(json.dumps({
             "repository": target.repository, "registry": target.registry, "target": target.target_branch,
@@ -114,9 +122,9 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
                 record(CheckResult(check.name, "error", str(exc), kind="visual", required=check.required))
             return
         for check in checks.visual:
-            record(_guard(check.name, "visual", check.required, lambda c=check: visual.run(
-                c, pr_url=_url(target, c.service), baseline=baseline, report_dir=report_dir,
-                chromium=checks.chromium, browser=browser)))
+            record(_guard(check.name, "visual", check.required, partial(
+                lambda c: visual.run(c, pr_url=_url(target, c.service), baseline=baseline, report_dir=report_dir,
+                                     chromium=checks.chromium, browser=browser), check)))
 
 
 def baseline_ref(template: str, target: Target) -> str:

@@ -110,6 +110,7 @@ def test_check_config_keys_and_validation():
     ({"visual": [{"name": "v", "pages": []}]}, "pages is empty"),
     ({"visual": [{"name": "v", "max_diff_ratio": 2}]}, "between 0 and 1"),
     ({"visual": [{"name": "v", "treshold": 0.2}]}, "did you mean 'threshold'"),
+    ({"baseline_image": "{registry}/{repo}:{target}"}, "unknown placeholder ('repo')"),
 ])
 def test_check_config_errors_name_the_check_and_the_fix(checks, message):
     with pytest.raises(ConfigError, match=None) as error:
