@@ -1,8 +1,10 @@
 """`jdci check approve` and `jdci check run`.
 
-  jdci check approve [--check NAME ...] [--report-dir DIR] [--target BRANCH]
+  jdci check approve [--check NAME ...] [--report-dir DIR | --url PREVIEW_URL] [--target BRANCH]
       make the PR's screenshots (and DOM) from the last check run in the report folder the stored baseline of
       the target branch ([checks] baseline_store: the registry image REPO-baselines:TARGET, or a folder).
+      With --url, the screenshots are taken afresh from that running app (e.g. the PR's preview, which stays
+      up while the PR waits for reviews): no workspace of the build is needed.
   jdci check run --url URL [--network NET] [--image REF] [--target BRANCH] [--report-dir DIR]
       run the configured checks against a running app (no pipeline, no statuses); writes JUnit and HTML reports.
 """
@@ -20,6 +22,7 @@ def add_parser(sub: Any, common: Any, change_flags: Any) -> None:
     a.add_argument("--check", action="append", default=[], metavar="NAME", help="only this visual check (repeat)")
     a.add_argument("--report-dir", metavar="DIR", help="the report folder of the check run (default: "
                                                        "[report] directory in the workspace)")
+    a.add_argument("--url", help="take the screenshots afresh from this running app (e.g. the PR's preview)")
     a.add_argument("--target", help="target branch (default: the run's, CHANGE_TARGET)")
     a.add_argument("--workspace", metavar="DIR", help="the workspace (WORKSPACE, default .)")
     common(a)
@@ -53,8 +56,36 @@ def cmd_approve(args: argparse.Namespace) -> Any:
     from ..cli import Outcome, load_config, secrets
 
     config = load_config(args)
-    approved = approve(config, _report_dir(args, config), checks=args.check, target=args.target,
-                       secrets=secrets())
+    found = secrets()
+    if not args.url:
+        approved = approve(config, _report_dir(args, config), checks=args.check, target=args.target,
+                           secrets=found)
+        return Outcome(payload=approved.to_json(), text=approved.summary())
+    import dataclasses
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ..checks.runner import Target, run_all
+    from ..errors import UsageError
+
+    if not config.checks.visual:
+        raise UsageError(f"{config.source} has no [[checks.visual]]: nothing to approve")
+    visual_only = dataclasses.replace(config.checks, http=(), command=(), baseline_image="", slack=False)
+    branch = args.target or os.environ.get("CHANGE_TARGET") or "main"
+    directory = Path(tempfile.mkdtemp(prefix="jdci-approve-"))
+    try:
+        results = run_all(visual_only, Target(urls={"app": args.url.rstrip("/")}, network="", env_name="",
+                                              image="", registry=config.image.registry,
+                                              repository=_repository(config), target_branch=branch),
+                          directory, secrets=found)
+        broken = [r for r in results if not any(s.pr for s in r.shots)]
+        if broken:
+            raise UsageError("could not take the screenshots to approve: " + "; ".join(
+                f"{r.name}: {r.detail}" for r in broken))
+        approved = approve(config, directory, checks=args.check, target=branch, secrets=found)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     return Outcome(payload=approved.to_json(), text=approved.summary())
 
 

@@ -65,5 +65,13 @@ def test_check_run_then_approve_then_a_change_fails(docker_client, unique, no_le
             assert second["reports"]["html"].endswith("jdci-reports/checks.html")
             code, refused, err = jdci("check", "approve", "--check", "nope", cwd=tmp_path)
             assert code == 2 and "no visual check nope" in refused["error"]["message"]
+            # approving from the running preview: the changed page becomes the baseline, then it passes
+            with app(docker_client, changed, env) as url:
+                code, approved, err = jdci("check", "approve", "--url", url, "--target", "main", cwd=tmp_path)
+                assert code == 0, err
+                code, third, err = jdci("check", "run", "--url", url, "--target", "main", cwd=tmp_path)
+            # the page now matches its new baseline; the http check still wants "Checkout"
+            assert code == 1 and {c["name"]: c["status"] for c in third["checks"]} == {"home": "failed",
+                                                                                      "look": "passed"}, third
     finally:
         remove_images(docker_client, same, changed)
