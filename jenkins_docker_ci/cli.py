@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--url", help="Jenkins base URL (default [jenkins] url, else $JENKINS_URL)")
     _common(j)
     j.set_defaults(func=_lazy("jenkins_docker_ci.commands.jenkins", "cmd_status"))
+
+    from .commands import check as check_command, task as task_command  # light: argparse only at import
+
+    task_command.add_parser(sub, _common, _seconds)
+    check_command.add_parser(sub, _common, _change_flags)
     return parser
 
 

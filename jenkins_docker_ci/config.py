@@ -103,16 +103,69 @@ class PreprodConfig:
 
 @dataclass(frozen=True)
 class HttpCheck:
+    """`[[checks.http]]`: one request to a service of the environment, and what the answer must be."""
+
     name: str
     path: str = "/"
     status: int = 200
-    contains: str = ""
+    contains: str = ""  # text the body must contain
     timeout: float = 10.0
+    required: bool = True  # false: reported, never blocks the gate
+    method: str = "GET"
+    service: str = "app"  # which service of the environment to ask (its base URL on 127.0.0.1)
+    regex: str = ""  # a regular expression the body must match (re.search)
+    json: Mapping[str, str] = field(default_factory=dict)  # dotted path ("items.0.name") -> expected value
+    body: str = ""  # request body (e.g. JSON for a POST)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandCheck:
+    """`[[checks.command]]`: a command in a throwaway container on the environment's network."""
+
+    name: str
+    command: str  # run by /bin/sh -c inside the container
+    image: str = ""  # default: the PR's image
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 300.0  # then the container is killed and the check errors
+    required: bool = True
+    memory: str = "512m"  # docker's memory limit ("" = none)
+    cpus: float = 1.0  # 0 = no limit
+    workdir: str = ""
+
+
+@dataclass(frozen=True)
+class VisualCheck:
+    """`[[checks.visual]]`: screenshots + DOM of pages in headless Chromium, compared with the baseline."""
+
+    name: str
+    pages: tuple[str, ...] = ("/",)
+    viewports: tuple[str, ...] = ("1280x800",)  # WIDTHxHEIGHT
+    threshold: float = 0.1  # per pixel: a channel differing by more than this fraction of 255 is a change
+    max_diff_ratio: float = 0.001  # the share of changed pixels a page may have and still pass
+    ignore: tuple[str, ...] = ()  # CSS selectors hidden before the screenshot and left out of the DOM
+    wait_for: str = ""  # a CSS selector to wait for; "" = wait until the network is idle
+    full_page: bool = True
+    fail_on_dom: bool = False  # true: a DOM change fails the check even when the pixels stay within bounds
+    timeout: float = 120.0
+    required: bool = True
+    service: str = "app"
 
 
 @dataclass(frozen=True)
 class ChecksConfig:
     http: tuple[HttpCheck, ...] = ()
+    command: tuple[CommandCheck, ...] = ()
+    visual: tuple[VisualCheck, ...] = ()
+    # The live baseline for visual checks: this image (placeholders {registry} {repository} {target}) runs
+    # alongside the PR's environment when it exists; "" = stored baselines only.
+    baseline_image: str = "{registry}/{repository}:{target}"
+    # Where `jdci check approve` stores baselines: "registry" = an image REGISTRY/REPOSITORY-baselines:TARGET
+    # (no shared disk needed), or a folder path every agent can read.
+    baseline_store: str = "registry"
+    chromium: str = "/usr/bin/chromium"
+    report_url: str = ""  # link for commit statuses; "" = BUILD_URL + "artifact/<report dir>/checks.html"
+    slack: bool = True  # one Slack message per run (when SLACK_WEBHOOK_URL is set)
 
 
 # GitHub's author_association values, for [gate] approvals_from; the first three have write access.
@@ -274,14 +327,7 @@ def _validate(config: Config) -> None:
 
     for problem in stack_problems(config.preprod):
         raise ConfigError(f"{config.source}: {problem}")
-    names = [check.name for check in config.checks.http]
-    for name in names:
-        if not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise ConfigError(f"{config.source}: checks.http name {name!r} must be letters, digits, '-', '_' or "
-                              f"'.' (it becomes the commit status jdci/<name>)")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"{config.source}: checks.http names must be unique: {', '.join(duplicates)}")
+    _validate_checks(config)
     unknown = [a for a in config.gate.approvals_from if a.upper() not in AUTHOR_ASSOCIATIONS]
     if unknown:
         raise ConfigError(f"{config.source}: gate.approvals_from: {', '.join(repr(a) for a in unknown)} is not a "
@@ -292,6 +338,63 @@ def _validate(config: Config) -> None:
         problem = repository_problem(config.image.repository)
         if problem:
             raise ConfigError(f"{config.source}: image.repository = {config.image.repository!r}: {problem}")
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _validate_checks(config: Config) -> None:
+    """Names become commit statuses jdci/<name>: one namespace over every kind of check."""
+    import re
+
+    checks = config.checks
+    every = [("http", c.name) for c in checks.http] + [("command", c.name) for c in checks.command] + \
+        [("visual", c.name) for c in checks.visual]
+    for kind, name in every:
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigError(f"{config.source}: checks.{kind} name {name!r} must be letters, digits, '-', '_' or "
+                              f"'.' (it becomes the commit status jdci/<name>)")
+    names = [name for _, name in every]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{config.source}: check names must be unique: {', '.join(duplicates)} (one namespace "
+                          f"over checks.http, checks.command and checks.visual)")
+    for check in checks.http:
+        if check.method.upper() not in _HTTP_METHODS:
+            raise ConfigError(f"{config.source}: checks.http {check.name}: method {check.method!r} is not one of "
+                              f"{', '.join(_HTTP_METHODS)}")
+        if check.regex:
+            try:
+                re.compile(check.regex)
+            except re.error as exc:
+                raise ConfigError(f"{config.source}: checks.http {check.name}: regex {check.regex!r} is not a "
+                                  f"regular expression ({exc})") from None
+    for command in checks.command:
+        if not command.command.strip():
+            raise ConfigError(f"{config.source}: checks.command {command.name}: command is empty")
+        if command.memory and not re.fullmatch(r"[0-9]+[bkmg]?", command.memory.lower()):
+            raise ConfigError(f"{config.source}: checks.command {command.name}: memory {command.memory!r} is not "
+                              f"a size such as \"512m\" or \"2g\"")
+    for visual in checks.visual:
+        where = f"{config.source}: checks.visual {visual.name}"
+        if not visual.pages:
+            raise ConfigError(f"{where}: pages is empty; list the paths to screenshot, e.g. [\"/\"]")
+        for page in visual.pages:
+            if not page.startswith("/"):
+                raise ConfigError(f"{where}: page {page!r} must be a path starting with '/'")
+        for viewport in visual.viewports:
+            if not re.fullmatch(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}", viewport):
+                raise ConfigError(f"{where}: viewport {viewport!r} is not WIDTHxHEIGHT, e.g. \"1280x800\"")
+        for key in ("threshold", "max_diff_ratio"):
+            if not 0 <= getattr(visual, key) <= 1:
+                raise ConfigError(f"{where}: {key} = {getattr(visual, key)} must be between 0 and 1")
+    try:
+        checks.baseline_image.format(registry="r", repository="o/n", target="t")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{config.source}: checks.baseline_image {checks.baseline_image!r} has an unknown "
+                          f"placeholder ({exc}); use {{registry}}, {{repository}} and {{target}}") from None
+    if checks.baseline_store != "registry" and not checks.baseline_store.strip():
+        raise ConfigError(f"{config.source}: checks.baseline_store is empty; use \"registry\" or a folder path")
 
 
 def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = frozenset()) -> Any:  # type: ignore[assignment]

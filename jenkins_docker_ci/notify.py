@@ -8,6 +8,7 @@ from . import log
 from .errors import ServiceError
 
 if TYPE_CHECKING:
+    from .checks import CheckResult
     from .config import Secrets
 
 
@@ -40,3 +41,26 @@ def pr_merged(repository: str, number: int, url: str, head_sha: str, target: str
 
 def pr_failed(repository: str, number: int | None, url: str, what: str) -> str:
     return f":x: {repository} PR #{number}: {what} {url}".rstrip()
+
+
+def checks_summary(*, repository: str, number: int | None, pr_url: str, sha: str, results: "list[CheckResult]",
+                   report_url: str, preview_url: str) -> str:
+    """One message per check run: the verdict, the counts, what blocks, and where to look (pure)."""
+    blocking = [r for r in results if r.blocks]
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    icon = ":x:" if blocking else ":white_check_mark:"
+    verdict = f"{len(blocking)} required check(s) failed" if blocking else "checks passed"
+    lines = [f"{icon} {repository} PR #{number} at {sha[:12]}: {verdict} "
+             f"({', '.join(f'{n} {s}' for s, n in counts.items()) or 'no checks'})"]
+    for result in blocking[:5]:
+        lines.append(f"• {result.name}: {result.status} - {result.detail[:200]}")
+    optional = [r for r in results if not r.required and r.status in ("failed", "error")]
+    for result in optional[:3]:
+        lines.append(f"• {result.name} (optional): {result.status} - {result.detail[:200]}")
+    links = [f"<{url}|{label}>" for url, label in ((report_url, "report"), (preview_url, "preview"),
+                                                    (pr_url, "pull request")) if url]
+    if links:
+        lines.append(" · ".join(links))
+    return "\n".join(lines)

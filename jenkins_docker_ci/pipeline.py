@@ -7,6 +7,7 @@ step fails. Whatever this run started and did not hand on is removed on the way 
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -128,14 +129,13 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
         statuses.step("build", lambda: _build(config, secrets, change, source, run, client))
         try:
             statuses.step("preprod", lambda: _preprod(config, change, run, scm))
-            _check(config, change, run)
-            _publish(config, secrets, scm, statuses, change, run)
-            failed = [c for c in run.checks if c.status in ("failed", "error")]
+            _check(config, secrets, change, run)
+            _publish(config, secrets, scm, statuses, change, run)  # Slack hears of the checks from here
+            failed = [c for c in run.checks if c.blocks]  # an optional check only reports
             if failed:
                 _transition(config, secrets, run, "checks_failed")
                 what = f"{len(failed)} check(s) failed at {sha[:12]}: " + "; ".join(
                     f"{c.name}: {c.detail}" for c in failed)
-                notify.slack(secrets, notify.pr_failed(change.repository, change.pr_number, change.pr_url, what))
                 raise CheckFailed(f"{what} ({change.label})")
             if merge:
                 _gate_and_merge(config, secrets, scm, change, run, env)
@@ -291,39 +291,59 @@ def _preprod(config: "Config", change: "Change", run: Run, scm: "ScmHost | None"
         raise
 
 
-def _check(config: "Config", change: "Change", run: Run) -> None:
-    from .checks import http
+def _check(config: "Config", secrets: "Secrets", change: "Change", run: Run) -> None:
+    from .checks.runner import Target, run_all
+    from .stack import resolve_env
 
-    assert run.environment is not None
-    for check in config.checks.http:
-        result = http.run(check, run.environment.url)
-        run.checks.append(result)
-        log.say("check", f"{result.name}: {result.status} - {result.detail}")
-    if not config.checks.http:
-        log.say("check", "no checks configured ([[checks.http]] in jdci.toml)")
+    env = run.environment
+    assert env is not None
+    # checks talk to the published 127.0.0.1 ports, never to the preview URL (a template may name another host)
+    urls = dict(env.urls)
+    app_env, _ = resolve_env(config.preprod.env, os.environ, "[preprod]")
+    target = Target(
+        urls=urls, network=env.network or env.name, env_name=env.name,
+        image=run.image.ref if run.image else env.image, registry=config.image.registry,
+        repository=config.image.repository or change.repository.lower(),
+        target_branch=change.target_branch or "main", app_port=config.preprod.port,
+        health_path=config.preprod.health_path or "/", app_env=app_env)
+    run.checks.extend(run_all(config.checks, target, Path(change.workspace) / config.report.directory,
+                              secrets=secrets))
 
 
 def _publish(config: "Config", secrets: "Secrets", scm: "ScmHost", statuses: _Statuses, change: "Change",
              run: Run) -> None:
-    """Commit statuses on the tested SHA, the PR comment, JUnit XML, the JIRA comment."""
-    from .checks import commit_state, report
+    """Commit statuses on the tested SHA (linking to the report), JUnit XML, the HTML report, the PR comment,
+    the JIRA comment, one Slack message."""
+    from .checks import commit_state, html_report, report, status_description
     from .scm.comments import upsert_comment
 
     assert change.pr_number is not None
-    for result in run.checks:
-        statuses.post(result.context, commit_state(result.status), result.detail, result.url)
     directory = Path(change.workspace) / config.report.directory
+    preview = run.environment.url if run.environment and run.environment.status == "up" else ""
     run.reports["junit"] = str(report.write_junit(run.checks, directory))
+    run.reports["html"] = str(html_report.write(
+        run.checks, directory, title=f"jdci checks: {change.repository} PR #{change.pr_number} at "
+                                     f"{change.head_sha[:12]}", preview_url=preview, build_url=change.build_url))
+    link = html_report.report_url(report_dir=directory, workspace=Path(change.workspace),
+                                  build_url=change.build_url, configured=config.checks.report_url)
+    # GitHub refuses a status whose target_url is not http(s) (422): a local file is named in the comment only
+    web_link = link if link.startswith(("http://", "https://")) else ""
+    for result in run.checks:
+        statuses.post(result.context, commit_state(result.status, result.required), status_description(result),
+                      f"{web_link}#{html_report.anchor(result.name)}" if web_link else "")
     body = report.pr_comment(
-        sha=change.head_sha, results=run.checks,
-        preview_url=run.environment.url if run.environment else "",
+        sha=change.head_sha, results=run.checks, preview_url=preview,
         image=run.image.ref if run.image else "", digest=run.image.digest if run.image else "",
-        build_url=change.build_url, tickets=run.tickets)
+        build_url=change.build_url, tickets=run.tickets, report_url=link)
     upsert_comment(scm, change.pr_number, report.PR_COMMENT_MARKER, body)
     if run.tickets:
         from . import tickets
 
         tickets.update(config, secrets, change, run.tickets, _details(change, run))
+    if config.checks.slack:
+        notify.slack(secrets, notify.checks_summary(
+            repository=change.repository, number=change.pr_number, pr_url=change.pr_url, sha=change.head_sha,
+            results=run.checks, report_url=link if web_link else "", preview_url=preview))
 
 
 def _transition(config: "Config", secrets: "Secrets", run: Run, event: str) -> None:

@@ -112,12 +112,19 @@ install_tools() {
   command -v groovy >/dev/null || apt_install groovy
 }
 
+# -- chromium (visual checks: jenkins_docker_ci/checks/browser.py drives /usr/bin/chromium over DevTools) --------
+install_chromium() {
+  # Debian's build: no browser download; fonts-dejavu-core keeps screenshots identical across machines
+  [ -x /usr/bin/chromium ] || apt_install chromium fonts-dejavu-core
+}
+
 mkdir -p "$STATE_DIR"
 case "${1:-all}" in
   engine) start_engine ;;
   registry) start_registry ;;
   images) start_engine; build_base_images ;;
   tools) install_tools ;;
-  all) start_engine; start_registry; build_base_images; install_tools ;;
-  *) echo "usage: $0 [all|engine|registry|images|tools]" >&2; exit 2 ;;
+  chromium) install_chromium ;;
+  all) start_engine; start_registry; build_base_images; install_tools; install_chromium ;;
+  *) echo "usage: $0 [all|engine|registry|images|tools|chromium]" >&2; exit 2 ;;
 esac

@@ -19,17 +19,27 @@ def junit_xml(results: Iterable[CheckResult], suite: str = "jdci") -> str:
                       skipped=str(sum(r.status in ("skipped", "pending") for r in results)),
                       time=f"{sum(r.duration for r in results):.3f}")
     for result in results:
-        case = ET.SubElement(root, "testcase", classname=suite, name=result.name, time=f"{result.duration:.3f}")
+        # optional checks are told apart by their class name: Jenkins shows them in their own group
+        classname = f"{suite}.{result.kind}" + ("" if result.required else ".optional")
+        case = ET.SubElement(root, "testcase", classname=classname, name=result.name,
+                             time=f"{result.duration:.3f}")
         if result.status == "failed":
-            ET.SubElement(case, "failure", message=result.detail).text = result.detail
+            ET.SubElement(case, "failure", message=_xml_safe(result.detail)).text = _xml_safe(result.detail)
         elif result.status == "error":
-            ET.SubElement(case, "error", message=result.detail).text = result.detail
+            ET.SubElement(case, "error", message=_xml_safe(result.detail)).text = _xml_safe(result.detail)
         elif result.status in ("skipped", "pending"):
-            ET.SubElement(case, "skipped", message=result.detail or result.status)
-        if result.url:
-            ET.SubElement(case, "system-out").text = result.url
+            ET.SubElement(case, "skipped", message=_xml_safe(result.detail or result.status))
+        if result.url or result.output or result.shots:
+            shots = "".join(f"\n{s.page} @ {s.viewport}: {s.status} {s.detail}" for s in result.shots)
+            ET.SubElement(case, "system-out").text = _xml_safe(
+                "\n".join(x for x in (result.url, result.output) if x) + shots)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _xml_safe(text: str) -> str:
+    """XML 1.0 cannot carry most control characters (a command's colour codes): drop them."""
+    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
 
 
 def write_junit(results: Iterable[CheckResult], directory: Path) -> Path:
@@ -40,7 +50,7 @@ def write_junit(results: Iterable[CheckResult], directory: Path) -> Path:
 
 
 def pr_comment(*, sha: str, results: Iterable[CheckResult], preview_url: str, image: str, digest: str,
-               build_url: str, tickets: Iterable[str]) -> str:
+               build_url: str, tickets: Iterable[str], report_url: str = "") -> str:
     """The one PR comment jdci keeps up to date (found again by PR_COMMENT_MARKER)."""
     lines = [PR_COMMENT_MARKER, f"### jdci report for `{sha[:12]}`", ""]
     if preview_url:
@@ -49,11 +59,14 @@ def pr_comment(*, sha: str, results: Iterable[CheckResult], preview_url: str, im
         lines.append(f"- Image: `{image}` (`{digest}`)" if digest else f"- Image: `{image}`")
     if build_url:
         lines.append(f"- Build: {build_url}")
+    if report_url:
+        lines.append(f"- Report: {report_url}")
     ticket_list = ", ".join(tickets)
     if ticket_list:
         lines.append(f"- Tickets: {ticket_list}")
     lines += ["", "| check | status | detail |", "|---|---|---|"]
     for result in results:
-        detail = result.detail.replace("|", "\\|")
-        lines.append(f"| `{result.name}` | {_ICONS.get(result.status, '')} {result.status} | {detail} |")
+        detail = " ".join(result.detail.split()).replace("|", "\\|")
+        optional = "" if result.required else " (optional)"
+        lines.append(f"| `{result.name}`{optional} | {_ICONS.get(result.status, '')} {result.status} | {detail} |")
     return "\n".join(lines) + "\n"

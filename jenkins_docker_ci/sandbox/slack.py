@@ -8,6 +8,9 @@ Webhooks carry their secret in the URL, not in an Authorization header: no other
 
 Control API (besides reset / faults / requests in server.py):
   GET /_sandbox/messages                 every message received, oldest first: {"webhook", "text", "blocks"}
+Rate limiting as Slack does it (HTTP 429, body "rate_limited", a Retry-After header in seconds) through the
+fault API: POST /_sandbox/faults {"method": "POST", "path": "/services/", "status": 429,
+"headers": {"Retry-After": "1"}, "count": 1}. A rejected message is not recorded, as at Slack.
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ class SlackService(Service):
         return False
 
     def error_body(self, status: int, message: str) -> Any:
-        return message.encode()
+        # Slack's webhooks answer errors with a bare word: rate_limited, invalid_token, no_service ...
+        return b"rate_limited" if status == 429 else message.encode()
 
     def webhook(self, request: Request) -> Response:
         if request.params["secret"].startswith("bad"):

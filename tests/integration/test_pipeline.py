@@ -153,9 +153,12 @@ def test_happy_path_merges_the_tested_sha_and_cleans_up(sandbox, tmp_path, uniqu
     assert len([c for c in comments if "jdci:pr-report" in c["body"]]) == 1
     assert scenario.api("GET", f"/branches/{branch}").status_code == 404  # deleted
     messages = requests.get(f"{scenario.slack.split('/services/')[0]}/_sandbox/messages", timeout=5).json()
-    assert [m["text"] for m in messages if scenario.repository + " " in m["text"]] == [
+    texts = [m["text"] for m in messages if scenario.repository + " " in m["text"]]
+    assert len(texts) == 2 and texts[0].startswith(  # the check run's summary, then the merge
+        f":white_check_mark: {scenario.repository} PR #{scenario.number} at {scenario.head[:12]}: checks passed")
+    assert texts[1] == (
         f":white_check_mark: {scenario.repository} PR #{scenario.number} ({scenario.key}): {scenario.head[:12]} "
-        f"merged into main as {merge_sha[:12]}: {pr['html_url']}"]
+        f"merged into main as {merge_sha[:12]}: {pr['html_url']}")
 
     # a rerun on the merged PR changes nothing and says so
     code, again, err = run_pr(scenario, capsys, monkeypatch)

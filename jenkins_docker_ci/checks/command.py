@@ -1,0 +1,49 @@
+"""Command checks: a command in a throwaway container on the environment's network (so it reaches the app
+and its services by name), with a timeout and resource limits; the exit code decides, the output is kept."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from . import CheckResult
+from ..errors import JdciError
+
+if TYPE_CHECKING:
+    import docker
+
+    from ..config import CommandCheck
+
+
+def judge(check: "CommandCheck", exit_code: int | None, timed_out: bool) -> tuple[str, str]:
+    """(status, detail) (pure). A command killed at its timeout is an error: it said nothing either way."""
+    if timed_out:
+        return "error", f"`{check.command}` did not finish within {check.timeout:g} s; killed"
+    if exit_code == 0:
+        return "passed", f"`{check.command}` exited 0"
+    if exit_code == 137:
+        return "failed", f"`{check.command}` was killed (exit 137: out of memory at {check.memory or 'no limit'}?)"
+    return "failed", f"`{check.command}` exited {exit_code}"
+
+
+def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
+        client: "docker.DockerClient | None" = None) -> CheckResult:
+    from . import containers
+    from ..images import engine
+
+    image = check.image or image
+    started = time.monotonic()
+    try:
+        client = client or engine()
+        containers.ensure_image(client, image)  # pulls from a named registry; never from Docker Hub
+        ran = containers.run_once(
+            client, image=image, command=["/bin/sh", "-c", check.command],
+            name=containers.unique_name(f"{env_name}-check-{check.name}"[:100]),
+            container_labels=containers.labels("check", env=env_name, extra={"io.jdci.check": check.name}),
+            timeout=check.timeout, env=check.env, network=network, memory=check.memory, cpus=check.cpus,
+            workdir=check.workdir)
+    except JdciError as exc:
+        return CheckResult(check.name, "error", str(exc), time.monotonic() - started, image, kind="command",
+                           required=check.required)
+    status, detail = judge(check, ran.exit_code, ran.timed_out)
+    return CheckResult(check.name, status, detail, time.monotonic() - started, image, kind="command",
+                       required=check.required, output=ran.output)
