@@ -301,12 +301,14 @@ class _Signals:
 def main(argv: list[str] | None = None) -> int:
     as_program = argv is None  # `jdci ...`: the process ends after this, so a late signal must not kill it
     argv = sys.argv[1:] if argv is None else argv
-    want_json = "--json" in argv
+    # jdci's own options end at "--": what follows is a task's command line (`jdci task run ... -- CMD --json`)
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    want_json = "--json" in own
     args: argparse.Namespace | None = None
     from . import log
 
-    if "--timestamps" in argv:  # accepted anywhere, not only before the command: it is about the console
-        argv = [a for a in argv if a != "--timestamps"]
+    if "--timestamps" in own:  # accepted anywhere, not only before the command: it is about the console
+        argv = [a for a in own if a != "--timestamps"] + argv[len(own):]
         restore_streams = log.install(timestamps=True)
     else:
         restore_streams = log.install()

@@ -82,3 +82,11 @@ def test_help_imports_no_heavy_library():
             "print(sorted(m for m in ('requests', 'docker', 'jira', 'jenkins', 'git', 'urllib3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_json_after_double_dash_belongs_to_the_task_not_to_jdci(capsys):
+    # `jdci task run ... -- tool --json`: the task's own flag must not switch jdci's output to JSON
+    code, out, err = run_cli(capsys, "frobnicate", "--", "tool", "--json")
+    assert code == 2 and out == "" and "invalid choice" in err
+    code, out, err = run_cli(capsys, "frobnicate", "--json", "--", "tool")
+    assert code == 2 and json.loads(out)["error"]["kind"] == "usage"
