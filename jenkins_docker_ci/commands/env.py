@@ -83,7 +83,7 @@ def _env_of(args: argparse.Namespace, config: "Config", what: str) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> Any:
-    from .. import cli, environments, gitcmd
+    from .. import cli, environments
     from ..cli import Outcome
 
     config = cli.load_config(args)
@@ -94,15 +94,36 @@ def cmd_up(args: argparse.Namespace) -> Any:
         raise UsageError("jdci env up: which pull request? pass --pr N (or run in a Jenkins PR build, which sets "
                          "CHANGE_ID)")
     workspace = change.workspace or "."
-    sha = (args.sha or gitcmd.run(workspace, "rev-parse", "HEAD",
-                                  hint="pass --sha, or run in the PR's checkout").strip()).lower()
+    pr_head = _pr_head(config, secrets, change.pr_number)
+    sha = (args.sha or _checkout_head(workspace, pr_head)).lower()
     image = args.image or f"{config.image.registry}/{config.image.repository or repository.lower()}:{sha}".lstrip("/")
     env = environments.up(config, repository=repository, pr_number=change.pr_number, head_sha=sha, image_ref=image,
                           report_dir=_report_dir(config, workspace), workspace=workspace,
-                          pr_head=_pr_head(config, secrets, change.pr_number), keep_on_failure=args.keep_on_failure)
+                          pr_head=pr_head, keep_on_failure=args.keep_on_failure)
     text = f"{env.name}: {'kept' if env.reused else 'up'} at {env.url}\n" + "\n".join(
         f"  {service}: {url}" for service, url in env.urls.items())
     return Outcome(EXIT_OK, {**env.to_json(), "reused": env.reused}, text)
+
+
+def _checkout_head(workspace: str, pr_head: Callable[[], str | None] | None) -> str:
+    """The PR head this checkout holds. Jenkins' "merge" checkout is a synthetic merge whose second parent is the
+    PR head; only the SCM host can say that such a second parent IS the PR head (a PR branch may itself contain
+    merges), so without the host the checkout's HEAD is taken as it is."""
+    from .. import gitcmd
+    from ..context import pr_head_of_checkout
+
+    hint = "pass --sha, or run in the PR's checkout"
+    head = gitcmd.run(workspace, "rev-parse", "HEAD", hint=hint).strip()
+    host_head = pr_head() if pr_head is not None else None
+    if not host_head:
+        return head
+    parents = gitcmd.run(workspace, "rev-list", "--parents", "-n", "1", "HEAD", hint=hint).split()[1:]
+    found = pr_head_of_checkout(head, parents, host_head)
+    if not found:
+        raise UsageError(f"jdci env up: the workspace {workspace} is at {head[:12]}, not at the PR's head "
+                         f"{host_head[:12]} (nor a merge of it): the PR moved on since this checkout; pass --sha to "
+                         f"run another commit")
+    return found
 
 
 def _report_dir(config: "Config", workspace: str) -> Any:

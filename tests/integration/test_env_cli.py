@@ -190,3 +190,34 @@ def test_gc_removes_expired_and_closed_pr_environments_and_orphans_and_only_thos
     finally:
         for name in (*names.values(), orphan):
             environments.down(name, client=docker_client)
+
+
+def test_up_in_a_jenkins_merge_checkout_runs_the_pr_head_not_the_synthetic_merge(
+        sandbox, app, docker_client, unique, tmp_path_factory, no_leaks):
+    root, _, _, image = app
+    gh = Scenario(sandbox["github"], tmp_path_factory.mktemp("gh"), f"envs-merge-{unique}")
+    pr = gh.pr_with_branch("feature/merge-checkout")
+    head = pr["head"]["sha"]
+    # what GitHub's "merge" discovery strategy checks out: a detached merge of the PR into its target
+    gh.push("main", {"other.txt": "moved on\n"}, start="origin/main")
+    from .github_scenario import git
+
+    git(gh.work, "checkout", "-q", "--detach", "origin/main")
+    git(gh.work, "merge", "-q", "--no-ff", "-m", "synthetic merge", head)
+    merge = git(gh.work, "rev-parse", "HEAD").stdout.strip()
+    config_path = write_config(root, gh.full_name, api_url=gh.api)
+    # run from inside the checkout, as Jenkins does (the package is found from this source tree)
+    env = {**jdci_env(), "GITHUB_TOKEN": "alice", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = jdci("env", "up", "--pr", str(pr["number"]), "--image", image, "--json", "--config", str(config_path),
+                env=env, cwd=gh.work)
+    try:
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["sha"] == head != merge
+        # the PR moved on since this checkout: refused, nothing stood up
+        gh.push("feature/merge-checkout", {"more.txt": "more\n"}, start="origin/feature/merge-checkout")
+        git(gh.work, "checkout", "-q", "--detach", merge)
+        stale = jdci("env", "up", "--pr", str(pr["number"]), "--image", image, "--json", "--config",
+                     str(config_path), env=env, cwd=gh.work)
+        assert stale.returncode == 2 and "moved on" in json.loads(stale.stdout)["error"]["message"]
+    finally:
+        environments.down(environments.env_name(gh.full_name, pr["number"]), client=docker_client)
