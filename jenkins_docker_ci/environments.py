@@ -132,7 +132,7 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
             return _create(config, client, name, repository, pr_number, head_sha, image_ref, run_id, app_env,
                            service_env, service_images)
         except BaseException as exc:  # noqa: BLE001 - whatever went wrong (even Ctrl-C), leave nothing behind
-            with _shielded():
+            with _shielded(already_stopping=isinstance(exc, (Interrupted, KeyboardInterrupt))):
                 saved = _save_logs(client, name, report_dir or Path(config.report.directory))
                 interrupted = isinstance(exc, (Interrupted, KeyboardInterrupt))
                 if keep_on_failure and not interrupted:
@@ -428,9 +428,10 @@ def _locked(name: str, timeout: float) -> Iterator[None]:
 
 
 @contextmanager
-def _shielded() -> Iterator[None]:
+def _shielded(*, already_stopping: bool = False) -> Iterator[None]:
     """Clean-up that a second Ctrl-C or SIGTERM (Jenkins sends more than one) does not cut short; the signal
-    is acted on once the clean-up is done."""
+    is acted on once the clean-up is done - unless the run is already stopping for an earlier signal, whose
+    exit code (143 for Jenkins' abort) a later Ctrl-C must not change."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -442,8 +443,15 @@ def _shielded() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if received:
+        if received and not already_stopping:
             raise Interrupted(received[0])
+        for signum in received:  # tell the outer handler (the CLI notes them), without stopping again
+            handler = previous[signum]
+            if callable(handler):
+                try:
+                    handler(signum, None)
+                except (Interrupted, KeyboardInterrupt):
+                    pass
 
 
 # -- logs, down ---------------------------------------------------------------------------------------------
