@@ -44,14 +44,19 @@ def cmd_task_run(args: argparse.Namespace) -> Any:
         if not sep or not key:
             raise UsageError(f"--env {item!r} is not K=V")
         env[key] = value
-    out = sys.stderr.buffer if args.json else sys.stdout.buffer
+    import codecs
+
+    # through the text streams, not their byte buffers: jdci's secret filter sits on the text streams
+    out = sys.stderr if args.json else sys.stdout
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two chunks
 
     def stream(chunk: bytes) -> None:
-        out.write(chunk)
+        out.write(decoder.decode(chunk))
         out.flush()
 
     result = run_task(args.image, Path(args.code), command, workdir=args.workdir, timeout=args.timeout, env=env,
                       stream=stream)
+    out.write(decoder.decode(b"", final=True))
     if result.timed_out:
         args._partial = result.to_json
         raise JdciError(f"task `{' '.join(command)}` in {args.image} + {args.code} was killed after "
