@@ -111,3 +111,13 @@ def final_base(text: str, build_args: Mapping[str, str] | None = None, target: s
             return image
         index = earlier[-1]
     return UNKNOWN
+
+
+def stage_names(text: str) -> list[str]:
+    """The `AS NAME` of every FROM, in order ("" for an unnamed stage)."""
+    names = []
+    for word, arguments in instructions(text):
+        if word == "FROM":
+            parts = [p for p in arguments.split() if not p.startswith("--")]
+            names.append(parts[2] if len(parts) >= 3 and parts[1].lower() == "as" else "")
+    return names

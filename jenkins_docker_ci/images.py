@@ -201,6 +201,17 @@ def check_sources(image: ImagePlan) -> None:
         raise ConfigError(f"no Dockerfile at {image.dockerfile}; add one or set [image] dockerfile in jdci.toml")
     if not image.context.is_dir():
         raise ConfigError(f"build context {image.context} is not a folder; fix [image] context in jdci.toml")
+    if image.target:
+        from .dockerfile import stage_names
+
+        try:
+            names = stage_names(image.dockerfile.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return  # the engine will say what is wrong with it
+        if image.target.lower() not in [n.lower() for n in names]:
+            named = ", ".join(n for n in names if n) or "none"
+            raise ConfigError(f"{image.dockerfile} has no stage named {image.target!r} (stages: {named}); fix "
+                              f"[image] target in jdci.toml")
 
 
 def check_registry(registry: str, secrets: "Secrets") -> None:
@@ -298,7 +309,9 @@ def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets 
                 text = chunk.get("stream", "")
                 step = _STEP.match(text)
                 progress.output(step.group(1) if step else None)
-                if text.strip() and not _BUILD_NOISE.match(text):
+                if text.startswith(" ---> Using cache"):  # worth seeing: why a step took no time
+                    log.say("build", f"{progress.step} | using cache")
+                elif text.strip() and not _BUILD_NOISE.match(text):
                     for line in text.rstrip("\n").splitlines():
                         log.say("build", line if step else f"{progress.step} | {line}")
                 aux = chunk.get("aux") or {}
