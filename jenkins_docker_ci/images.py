@@ -447,7 +447,8 @@ def _push_with_retries(client: "docker.DockerClient", image: ImagePlan, tag: str
                             what=f"push of {image.ref(tag)}", deadline=left, retry_on=transient)
     except PushFailed as exc:
         if exc.kind == "credentials":
-            who = f"user {secrets.registry_user!r}" if secrets.registry_user else "no credentials"
+            who = ("the REGISTRY_USER credentials" if secrets.registry_user
+                   else "no credentials (REGISTRY_USER is not set)")
             raise ConfigError(f"registry {image.registry} refused the push of {image.ref(tag)} with {who} "
                               f"({exc}); set REGISTRY_USER and REGISTRY_PASSWORD to an account that may push "
                               f"to {image.repository}") from None

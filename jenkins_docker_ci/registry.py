@@ -110,12 +110,13 @@ class Registry:
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> "requests.Response":
         try:
             response = self.http.request(method, path, **kwargs)
-        except ServiceError:
+        except ServiceError as exc:
+            cause = str(exc).split(": ", 1)[-1].split("; is registry up", 1)[0]
             raise ServiceError("registry", f"registry {self.host} not reachable at {registry_url(self.host)} "
-                                           f"({method} {what}, retried for {self.http.deadline:.0f} s); start it "
-                                           f"(`make services`) or fix [image] registry") from None
+                                           f"({method} {what}: {cause}, retried for {self.http.deadline:g} s); "
+                                           f"start it (`make services`) or fix [image] registry") from None
         if response.status_code in (401, 403):
-            who = f"user {self.user!r}" if self.user else "no credentials"
+            who = "the REGISTRY_USER credentials" if self.user else "no credentials (REGISTRY_USER is not set)"
             raise ConfigError(f"registry {self.host} refused {method} {what} with {who} (HTTP "
                               f"{response.status_code}); set REGISTRY_USER and REGISTRY_PASSWORD to an account "
                               f"that may use this repository")

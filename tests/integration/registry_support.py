@@ -79,11 +79,19 @@ class Faults:
     fail_first: int = 0  # the first N requests fail
     always: bool = False  # every request fails
     mode: str = "503"  # "503" answers Service Unavailable; "drop" closes the connection without an answer
+    agent: str = ""  # only requests whose User-Agent contains this count and fail ("docker/": the engine's)
+    path: str = ""  # ... and whose "METHOD PATH" matches this regular expression
     seen: int = 0
     log: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status or 0 for dropped)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def failing(self) -> bool:
+    def failing(self, user_agent: str, request: str) -> bool:
+        import re
+
+        if self.agent and self.agent not in user_agent:
+            return False
+        if self.path and not re.search(self.path, request):
+            return False
         with self.lock:
             self.seen += 1
             return self.always or self.seen <= self.fail_first
@@ -121,7 +129,7 @@ class FaultProxy:
 
             def _any(self) -> None:
                 body = self._body()
-                if proxy.faults.failing():
+                if proxy.faults.failing(self.headers.get("User-Agent", ""), f"{self.command} {self.path}"):
                     if proxy.faults.mode == "drop":
                         proxy.faults.log.append((self.command, self.path, 0))
                         self.close_connection = True
