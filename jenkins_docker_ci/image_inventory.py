@@ -5,6 +5,7 @@ image without the label, an image a container uses (running or stopped), tags ou
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
@@ -110,11 +111,30 @@ def ls(client: "docker.DockerClient", repository: str | None = None) -> list[Loc
             digests.setdefault(name, []).append(digest)
         pr = labels.get("io.jdci.pr", "")
         branch = labels.get("io.jdci.branch") or (f"pr-{pr}" if pr else "")
+        created = _precise_created(client, attrs["Id"], float(attrs.get("Created") or 0)) if by_name else 0.0
         for name, tags in by_name.items():
-            found.append(LocalImage(attrs["Id"], name, tuple(sorted(tags)), branch, pr,
-                                    float(attrs.get("Created") or 0), int(attrs.get("Size") or 0),
-                                    attrs["Id"] in used, tuple(digests.get(name, ()))))
+            found.append(LocalImage(attrs["Id"], name, tuple(sorted(tags)), branch, pr, created,
+                                    int(attrs.get("Size") or 0), attrs["Id"] in used,
+                                    tuple(digests.get(name, ()))))
     return sorted(found, key=lambda i: (i.name, -i.created, i.id))
+
+
+def _precise_created(client: "docker.DockerClient", image_id: str, fallback: float) -> float:
+    """The creation time to the nanosecond (the listing rounds to seconds, and "newest" must not tie)."""
+    from datetime import datetime
+
+    from docker.errors import NotFound
+
+    try:
+        text = client.api.inspect_image(image_id).get("Created") or ""
+    except NotFound:
+        return fallback
+    found = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
+    if not found:
+        return fallback
+    zone = found.group(3) or "Z"
+    when = datetime.fromisoformat(found.group(1) + ("+00:00" if zone == "Z" else zone))
+    return when.timestamp() + float("0." + (found.group(2) or "0"))
 
 
 @dataclass
