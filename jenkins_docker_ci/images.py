@@ -242,7 +242,7 @@ def base_image(image: ImagePlan) -> str:
 
 # -- build -------------------------------------------------------------------------------------------------
 # Build output lines that say nothing to a person reading the console (the classic builder's bookkeeping).
-_BUILD_NOISE = re.compile(r"^( ---> |Removing intermediate container |Step \d+/\d+ : LABEL )")
+_BUILD_NOISE = re.compile(r"^( ---> |Removing intermediate container |Step \d+/\d+ : LABEL .*io\.jdci\.managed)")
 _STEP = re.compile(r"^Step (\d+/\d+) : ")
 
 
@@ -287,19 +287,16 @@ def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets 
     from docker.errors import APIError
 
     check_sources(image)
-    try:
-        dockerfile = str(image.dockerfile.relative_to(image.context))
-    except ValueError:
-        dockerfile = str(image.dockerfile)
     cache_from = [] if no_cache else _cache_image(client, image, secrets, registry_deadline)
     log.say("build", f"building {image.ref()} from {image.dockerfile}"
                      + (f" (target {image.target})" if image.target else "")
                      + (f", cache from {cache_from[0]}" if cache_from else ""))
     image_id = ""
+    context = _context_tar(image)
     try:
         with _Progress(silent_after) as progress:
-            for chunk in client.api.build(path=str(image.context), dockerfile=dockerfile, tag=image.ref(),
-                                          labels=dict(image.labels), buildargs=dict(image.build_args),
+            for chunk in client.api.build(fileobj=context, custom_context=True, dockerfile=_DOCKERFILE,
+                                          tag=image.ref(), buildargs=dict(image.build_args),
                                           target=image.target or None, cache_from=cache_from or None,
                                           nocache=no_cache, rm=True, forcerm=True, decode=True):
                 if "error" in chunk or "errorDetail" in chunk:
@@ -319,11 +316,42 @@ def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets 
                     image_id = aux["ID"]
     except APIError as exc:
         raise BuildError(f"docker build of {image.ref()} failed: {exc.explanation or exc}") from None
+    finally:
+        context.close()
     if not image_id:  # older engines only say "Successfully built <id>"
         image_id = client.api.inspect_image(image.ref())["Id"]
     for tag in image.tags[1:]:
         client.api.tag(image_id, image.name, tag)
     return image_id
+
+
+_DOCKERFILE = ".jdci.Dockerfile"  # inside the context tar only; a fixed name keeps the build cache valid
+
+
+def _context_tar(image: ImagePlan) -> Any:
+    """The build context as the engine gets it: the files .dockerignore leaves, plus the Dockerfile with jdci's
+    labels in one LABEL instruction (see dockerfile.with_labels), plus a .dockerignore naming both it and
+    itself, so the engine takes them out of the context before any COPY sees them (as the docker CLI does for a
+    Dockerfile from outside the context). Everything in it is deterministic: same sources, same cache keys."""
+    from docker.utils.build import create_archive, exclude_paths
+
+    from .dockerfile import with_labels
+
+    try:
+        text = image.dockerfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {image.dockerfile} ({exc}); fix [image] dockerfile") from None
+    ignore_file = image.context / ".dockerignore"
+    patterns: list[str] = []
+    if ignore_file.is_file():
+        patterns = [line.strip() for line in ignore_file.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and not line.strip().startswith("#")]
+    ignored = [*patterns, _DOCKERFILE, ".dockerignore"]
+    files = sorted(exclude_paths(str(image.context), ignored))
+    return create_archive(str(image.context), files=files, extra_files=[
+        (".dockerignore", "\n".join(ignored) + "\n"),
+        (_DOCKERFILE, with_labels(text, image.labels, image.target)),
+    ])
 
 
 def _cache_image(client: "docker.DockerClient", image: ImagePlan, secrets: "Secrets | None",

@@ -17,6 +17,15 @@ from .conftest import make_tiny_app
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _remove_test_images(unique, docker_client):
+    """Each test's images (repository jdci-tests/tiny-<unique>) go when it ends: the engine is shared."""
+    from .registry_support import remove_local
+
+    yield
+    remove_local(docker_client, f"127.0.0.1:5000/jdci-tests/tiny-{unique}")
+
+
 def tiny_config(tmp_path, unique, **preprod):
     base = config_module.from_dict({
         "image": {"registry": "127.0.0.1:5000", "repository": f"jdci-tests/tiny-{unique}"},

@@ -69,3 +69,15 @@ def test_final_base(text, args, target, base):
 
 def test_instructions_join_continuations_and_drop_comments():
     assert dockerfile.instructions("# c\nRUN a \\\n  # inner\n  b\n\nCMD x\n") == [("RUN", "a b"), ("CMD", "x")]
+
+
+def test_labels_go_in_one_instruction_at_the_end_of_the_built_stage():
+    labels = {"b": 'say "hi" for $5', "a.x": "1"}
+    out = dockerfile.with_labels(MULTI, labels)
+    assert out.endswith('LABEL "a.x"="1" "b"="say \\"hi\\" for \\$5"\n')
+    targeted = dockerfile.with_labels(MULTI, labels, "build").splitlines()
+    at = targeted.index('LABEL "a.x"="1" "b"="say \\"hi\\" for \\$5"')
+    assert targeted[at + 1] == "FROM build AS test"  # still inside the build stage
+    windows = dockerfile.with_labels("# escape=`\nFROM scratch\n", {"k": "a`b"})
+    assert windows.endswith('LABEL "k"="a``b"\n')
+    assert dockerfile.with_labels(MULTI, {}) == MULTI
