@@ -252,7 +252,7 @@ class _Progress:
 
     def __init__(self, after: float) -> None:
         self.after = after
-        self.step = "0/0"
+        self.step = "-"  # before the first step: the context is still being sent
         self.step_started = self.last = time.monotonic()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="jdci-build-progress", daemon=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ServiceError, UsageError
 
@@ -277,7 +277,3 @@ def _copy_into(registry: Registry, source: str, target: str, manifest: Manifest,
             mounted += 1
     return mounted
 
-
-def iter_digests(registry: Registry, repository: str, tags: list[str]) -> Iterator[tuple[str, str | None]]:
-    for tag in tags:
-        yield tag, registry.digest(repository, tag)
