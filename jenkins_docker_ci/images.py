@@ -93,9 +93,9 @@ def sanitize_tag(text: str) -> str:
 
 def image_tags(head_sha: str, pr_number: int | None, branch: str, *, latest: bool = False) -> tuple[str, ...]:
     """The commit SHA first (the primary tag), then the short SHA, `pr-N`, the sanitized branch, `latest`."""
-    candidates = [head_sha, head_sha[:7], f"pr-{pr_number}" if pr_number is not None else "",
+    candidates = [head_sha[:7], f"pr-{pr_number}" if pr_number is not None else "",
                   sanitize_tag(branch), "latest" if latest else ""]
-    tags: list[str] = []
+    tags = [head_sha]  # always first, even unknown (""): the pipeline's preflight plans before it knows the SHA
     for tag in candidates:
         if tag and tag not in tags:
             tags.append(tag)
