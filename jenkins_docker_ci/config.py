@@ -66,7 +66,7 @@ class ImageConfig:
     default_branch: str = "main"
     cache_from: bool = True  # pull this repository/branch's previous image from the registry as a build cache
     prune_keep: int = 5  # `jdci image prune`: keep the newest N per repository and branch ...
-    prune_older_than: str = "7d"  # ... and anything newer than this age ("90m", "12h", "7d", "0" = no age rule)
+    prune_older_than: str = "7d"  # ... and anything newer than this age ("90m", "12h", "7d"; "0": age keeps none)
 
 
 @dataclass(frozen=True)
