@@ -186,3 +186,29 @@ def test_a_target_the_dockerfile_lacks_is_a_config_error_before_building(tmp_pat
     assert done.code == 2
     assert "no stage named 'relase'" in done.json["error"]["message"]
     assert "build, final, debug" in done.json["error"]["message"]
+
+
+def test_latest_on_the_default_branch_and_a_separate_push_step(tmp_path, unique, docker_client):
+    name = f"127.0.0.1:5000/jdci-tests/img-{unique}"
+    try:
+        sha = make_app(tmp_path, unique, extra_config="latest_on_default_branch = true")
+        missing = run_jdci("image", "push", "--json", "--workspace", str(tmp_path), "--branch", "main",
+                           cwd=tmp_path)
+        assert missing.code == 2 and "build it first: jdci image build" in missing.json["error"]["message"]
+
+        built = run_jdci("image", "build", "--json", "--workspace", str(tmp_path), "--branch", "main",
+                         cwd=tmp_path)
+        assert built.code == 0, built.stderr
+        assert built.json["image"]["tags"] == [sha, sha[:7], "main", "latest"]
+        pushed = run_jdci("image", "push", "--json", "--workspace", str(tmp_path), "--branch", "main",
+                          cwd=tmp_path)
+        assert pushed.code == 0, pushed.stderr
+        assert pushed.json["image"]["pushed_tags"] == [sha, sha[:7], "main", "latest"]
+        assert images.registry_digest("127.0.0.1:5000", f"jdci-tests/img-{unique}", "latest") == \
+            pushed.json["image"]["digest"]
+        again = run_jdci("image", "push", "--workspace", str(tmp_path), "--branch", "main", cwd=tmp_path)
+        assert again.code == 0, again.stderr
+        assert again.stdout == f"{name}:{sha}\ndigest: {pushed.json['image']['digest']}\n"
+        assert "nothing to push" in again.stderr
+    finally:
+        remove_local(docker_client, name)
