@@ -215,7 +215,7 @@ def check_sources(image: ImagePlan) -> None:
 
 
 def check_registry(registry: str, secrets: "Secrets") -> None:
-    """The registry answers its API root (401 counts as an answer: credentials are checked at push time)."""
+    """The registry answers its API root, and takes the credentials when it checks them there (Basic auth)."""
     from .http import HttpClient
 
     auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
@@ -227,6 +227,14 @@ def check_registry(registry: str, secrets: "Secrets") -> None:
                            ) from None
     if response.status_code >= 500:
         raise ServiceError("registry", f"registry {registry} answered HTTP {response.status_code}")
+    # A Basic challenge answers the credentials themselves (a Bearer one only says "get a token first"): wrong
+    # or missing ones are known here, before anything is built or written.
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if response.status_code == 401 and challenge.lower().startswith("basic"):
+        who = ("refused the REGISTRY_USER credentials" if secrets.registry_user
+               else "needs credentials and REGISTRY_USER is not set")
+        raise ConfigError(f"registry {registry} {who}; set REGISTRY_USER and REGISTRY_PASSWORD to an account "
+                          f"that may push to it")
 
 
 def base_image(image: ImagePlan) -> str:

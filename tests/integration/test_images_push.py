@@ -189,3 +189,15 @@ def test_refused_credentials_are_a_clear_config_error(tmp_path, unique, docker_c
         remove_local(docker_client, f"{auth_registry.host}/jdci-tests/img-{unique}")
     assert _docker_config_state() == before
     assert _temp_docker_configs() - temp_before == set()
+
+
+def test_the_preflight_check_knows_bad_credentials_before_any_build(auth_registry, password):
+    from jenkins_docker_ci.errors import ConfigError
+
+    images.check_registry(auth_registry.host, Secrets(registry_user=USER, registry_password=password))
+    with pytest.raises(ConfigError, match="refused the REGISTRY_USER credentials") as info:
+        images.check_registry(auth_registry.host, Secrets(registry_user=USER, registry_password="nope-nope"))
+    assert "nope-nope" not in str(info.value) and info.value.exit_code == 2
+    with pytest.raises(ConfigError, match="needs credentials and REGISTRY_USER is not set"):
+        images.check_registry(auth_registry.host, Secrets())
+    images.check_registry("127.0.0.1:5000", Secrets())  # no auth there: nothing to check
