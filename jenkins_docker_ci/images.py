@@ -214,17 +214,18 @@ def check_sources(image: ImagePlan) -> None:
                               f"[image] target in jdci.toml")
 
 
-def check_registry(registry: str, secrets: "Secrets") -> None:
+def check_registry(registry: str, secrets: "Secrets", deadline: float = 10.0) -> None:
     """The registry answers its API root, and takes the credentials when it checks them there (Basic auth)."""
     from .http import HttpClient
 
     auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
     try:
-        response = HttpClient("registry", registry_url(registry), auth=auth, deadline=10).get("/v2/")
-    except ServiceError:
+        response = HttpClient("registry", registry_url(registry), auth=auth, deadline=deadline).get("/v2/")
+    except ServiceError as exc:
+        cause = str(exc).split(": ", 1)[-1].split("; is registry up", 1)[0]
         raise ServiceError("registry", f"registry {registry} not reachable at {registry_url(registry)}/v2/ "
-                                       f"(retried for 10 s); start it (`make services`) or fix [image] registry"
-                           ) from None
+                                       f"({cause}, retried for {deadline:g} s); start it (`make services`) or "
+                                       f"fix [image] registry") from None
     if response.status_code >= 500:
         raise ServiceError("registry", f"registry {registry} answered HTTP {response.status_code}")
     # A Basic challenge answers the credentials themselves (a Bearer one only says "get a token first"): wrong

@@ -56,6 +56,8 @@ def cmd_build(args: argparse.Namespace) -> Any:
     config, secrets, image = _plan(args)
     args._partial = lambda: {"image": {"ref": image.ref(), "tags": list(image.tags)}}
     client = images.engine()
+    if args.push:  # before the build: a registry that is down or refuses the credentials is known now
+        images.check_registry(image.registry, secrets, deadline=min(10.0, config.image.push_timeout))
     image_id = images.build(client, image, secrets=secrets, no_cache=args.no_cache,
                             registry_deadline=min(10.0, config.image.push_timeout))
     result: dict[str, Any] = {"ref": image.ref(), "id": image_id, "tags": list(image.tags),
