@@ -78,7 +78,9 @@ class RegistryProcess:
 class Faults:
     fail_first: int = 0  # the first N requests fail
     always: bool = False  # every request fails
-    mode: str = "503"  # "503" answers Service Unavailable; "drop" closes the connection without an answer
+    # "503" answers Service Unavailable; "drop" closes the connection without an answer; "strip-auth" forwards
+    # the request without its Authorization header (the registry then refuses it as unauthenticated)
+    mode: str = "503"
     agent: str = ""  # only requests whose User-Agent contains this count and fail ("docker/": the engine's)
     path: str = ""  # ... and whose "METHOD PATH" matches this regular expression
     seen: int = 0
@@ -129,7 +131,10 @@ class FaultProxy:
 
             def _any(self) -> None:
                 body = self._body()
-                if proxy.faults.failing(self.headers.get("User-Agent", ""), f"{self.command} {self.path}"):
+                failing = proxy.faults.failing(self.headers.get("User-Agent", ""), f"{self.command} {self.path}")
+                if failing and proxy.faults.mode == "strip-auth":
+                    del self.headers["Authorization"]
+                elif failing:
                     if proxy.faults.mode == "drop":
                         proxy.faults.log.append((self.command, self.path, 0))
                         self.close_connection = True

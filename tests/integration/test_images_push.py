@@ -203,3 +203,21 @@ def test_the_preflight_check_knows_bad_credentials_before_any_build(auth_registr
     with pytest.raises(ConfigError, match="needs credentials and REGISTRY_USER is not set"):
         images.check_registry(auth_registry.host, Secrets())
     images.check_registry("127.0.0.1:5000", Secrets())  # no auth there: nothing to check
+
+
+def test_credentials_the_engine_push_is_refused_with_are_exit_2_at_once(tmp_path, unique, docker_client,
+                                                                          auth_registry, password):
+    faults = Faults(always=True, mode="strip-auth", agent="docker/")  # jdci's checks pass; the engine's push not
+    front = FaultProxy(auth_registry.host, faults)
+    env = {"REGISTRY_USER": USER, "REGISTRY_PASSWORD": password}
+    try:
+        done = push_cli(tmp_path, unique, front.host, env=env)
+        assert done.code == 2, done.stderr
+        message = done.json["error"]["message"]
+        assert f"registry {front.host} refused the push of {front.host}/jdci-tests/img-{unique}:" in message
+        assert "with the REGISTRY_USER credentials" in message
+        assert "retrying" not in done.stderr  # a refusal is not retried
+        assert password not in done.stdout + done.stderr
+    finally:
+        front.stop()
+        remove_local(docker_client, f"{front.host}/jdci-tests/img-{unique}")
