@@ -123,10 +123,12 @@ def main() -> None:
         assert first == again, f"rebuild changed the digest: {first} -> {again}"
         assert client.api.inspect_image(plan.ref())["Id"] == image_id, "rebuild was not a cache hit"
     finally:
-        for name in (ours, theirs, plain):
-            for attrs in client.api.images(filters={"reference": f"{REGISTRY}/{name}:*"}):
-                for ref in attrs.get("RepoTags") or []:
-                    client.api.remove_image(ref, force=True)
+        names = {f"{REGISTRY}/{name}" for name in (ours, theirs, plain)}
+        for attrs in client.api.images():  # tagged, and the earlier cold builds known by digest only
+            refs = [r for r in attrs.get("RepoTags") or [] if r.rpartition(":")[0] in names]
+            refs += [r for r in attrs.get("RepoDigests") or [] if r.partition("@")[0] in names]
+            if refs:
+                client.api.remove_image(attrs["Id"], force=True)
         subprocess.run(["rm", "-rf", str(app)], check=False)
 
     print(f"{'images benchmark':26} {'jdci s':>7} {'raw s':>7} {'ratio':>6} {'raw, no labels s':>17} {'ratio':>6}")

@@ -35,7 +35,11 @@ class LocalImage:
 
     @property
     def refs(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}:{tag}" for tag in self.tags)
+        """What removing it takes: its tags; for an image whose tags moved on to a newer build, its digest refs
+        (`docker images` shows it as <none>, yet it holds its disk space)."""
+        if self.tags:
+            return tuple(f"{self.name}:{tag}" for tag in self.tags)
+        return tuple(f"{self.name}@{digest}" for digest in self.digests)
 
     @property
     def repository(self) -> str:
@@ -50,7 +54,7 @@ class LocalImage:
     def to_json(self, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
         return {"id": self.id, "name": self.name, "repository": self.repository, "tags": list(self.tags),
-                "branch": self.branch, "pr": self.pr, "created": self.created,
+                "digests": list(self.digests), "branch": self.branch, "pr": self.pr, "created": self.created,
                 "age_seconds": round(max(0.0, now - self.created)), "size": self.size, "in_use": self.in_use}
 
 
@@ -109,6 +113,8 @@ def ls(client: "docker.DockerClient", repository: str | None = None) -> list[Loc
         for item in attrs.get("RepoDigests") or []:
             name, _, digest = item.partition("@")
             digests.setdefault(name, []).append(digest)
+            if in_scope(name, repository):
+                by_name.setdefault(name, [])
         pr = labels.get("io.jdci.pr", "")
         branch = labels.get("io.jdci.branch") or (f"pr-{pr}" if pr else "")
         created = _precise_created(client, attrs["Id"], float(attrs.get("Created") or 0)) if by_name else 0.0

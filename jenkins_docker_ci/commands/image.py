@@ -111,7 +111,7 @@ def cmd_ls(args: argparse.Namespace) -> Any:
     repository = None if args.all else _repository(args, config)
     found = ls(images.engine(), repository)
     now = time.time()
-    rows = [f"{i.name}\t{','.join(i.tags)}\t{i.branch or '-'}\tPR {i.pr or '-'}\t{_age(now - i.created)}\t"
+    rows = [f"{i.name}\t{','.join(i.tags) or '<none>'}\t{i.branch or '-'}\tPR {i.pr or '-'}\t{_age(now - i.created)}\t"
             f"{i.size / 1e6:.1f} MB" + ("\tin use" if i.in_use else "") for i in found]
     text = "\n".join(rows) or f"no jdci images{' of ' + repository if repository else ''}"
     return Outcome(EXIT_OK, {"images": [i.to_json(now) for i in found]}, text)

@@ -203,8 +203,14 @@ def run_jdci(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: 
 
 
 def remove_local(client: Any, name: str) -> None:
-    """Remove every local tag of image name `name` (REGISTRY/REPO): only what the test created."""
-    for attrs in client.api.images(filters={"reference": f"{name}:*"}):
-        for ref in attrs.get("RepoTags") or []:
-            if ref.rpartition(":")[0] == name:
+    """Remove every local image of image name `name` (REGISTRY/REPO), tagged or known by digest only (a pushed
+    image whose tags moved on): only what the test created."""
+    for attrs in client.api.images(all=True):
+        refs = [r for r in (attrs.get("RepoTags") or []) if r.rpartition(":")[0] == name]
+        refs += [r for r in (attrs.get("RepoDigests") or []) if r.partition("@")[0] == name]
+        for ref in refs:
+            try:
                 client.api.remove_image(ref, force=True)
+            except Exception as exc:  # noqa: BLE001 - already gone with an earlier ref of the same image
+                if "No such image" not in str(exc):
+                    raise

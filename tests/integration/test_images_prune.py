@@ -124,3 +124,35 @@ def test_prune_needs_a_repository(tmp_path):
     done = run_jdci("image", "prune", "--json", cwd=tmp_path)
     assert done.code == 2
     assert "which repository?" in done.json["error"]["message"]
+
+
+def test_prune_removes_an_image_whose_tags_moved_to_a_rebuild(tmp_path, unique, docker_client):
+    """A pushed image rebuilt without cache keeps only its digest ref (`<none>` in `docker images`): it still
+    holds disk space, so ls shows it and prune removes it."""
+    repository = f"jdci-tests/prune-{unique}"
+    name = f"{REGISTRY}/{repository}"
+    config = config_module.from_dict({"image": {"registry": REGISTRY, "repository": repository}},
+                                     root=str(tmp_path))
+    sha = make_tiny_app(tmp_path, page=unique)
+    plan = images.plan(config, Change(repository="acme/p", source_branch="main", head_sha=sha,
+                                      workspace=str(tmp_path)), commit_time="x", tickets=[])
+    registry = Registry(REGISTRY)
+    try:
+        old_id = images.build(docker_client, plan)
+        old = images.push(docker_client, plan, Secrets(), timeout=30)
+        new_id = images.build(docker_client, plan, no_cache=True)
+        images.push(docker_client, plan, Secrets(), timeout=30)
+        assert new_id != old_id
+        assert docker_client.api.inspect_image(old_id)["RepoTags"] == []
+        listed = run_jdci("image", "ls", "--repository", repository, "--json", cwd=tmp_path).json["images"]
+        assert [i["digests"] for i in listed if i["id"] == old_id] == [[old.digest]]
+        done = run_jdci("image", "prune", "--repository", repository, "--keep", "1", "--older-than", "0", "--json",
+                        cwd=tmp_path)
+        assert done.code == 0, done.stderr
+        assert done.json["removed"] == [f"{name}@{old.digest}"]
+        assert [i["id"] for i in docker_client.api.images(all=True) if i["Id"] == old_id] == []
+        assert docker_client.api.inspect_image(plan.ref())["Id"] == new_id
+    finally:
+        remove_local(docker_client, name)
+        for digest in {registry.digest(repository, tag) for tag in registry.tags(repository)} - {None}:
+            registry.delete_manifest(repository, digest)
