@@ -104,6 +104,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", action="store_true", help="every open pull request: merge those that pass")
     p.set_defaults(func=_lazy("jenkins_docker_ci.commands.merge", "cmd_merge"))
 
+    p = sub.add_parser("image", help="Docker images: build, push, promote, ls, prune")
+    isub = p.add_subparsers(dest="image_command", metavar="ACTION", parser_class=_Parser, required=True)
+    for action, help_text in (("build", "build the checkout's image with jdci's labels and tags"),
+                              ("push", "push the image `jdci image build` made for this commit")):
+        i = isub.add_parser(action, help=help_text)
+        _common(i)
+        _change_flags(i)
+        i.add_argument("--sha", type=_full_sha, help="the commit to label and tag (default: GIT_COMMIT, then HEAD)")
+        i.add_argument("--tickets", metavar="KEYS", help="comma-separated ticket keys for the io.jdci.tickets label")
+        if action == "build":
+            i.add_argument("--push", action="store_true", help="push every tag after the build")
+            i.add_argument("--no-cache", action="store_true", help="build without the builder cache")
+        i.set_defaults(func=_lazy("jenkins_docker_ci.commands.image", f"cmd_{action}"))
+    i = isub.add_parser("promote", help="point a new tag at an image's digest in the registry (no rebuild)")
+    i.add_argument("source", metavar="SRC", help="REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:...")
+    i.add_argument("dest", metavar="DEST", help="a tag (release-1.4) or REGISTRY/OTHER-REPO:TAG")
+    _common(i)
+    i.set_defaults(func=_lazy("jenkins_docker_ci.commands.image", "cmd_promote"))
+    i = isub.add_parser("ls", help="jdci's local images: repository, tags, branch, PR, age, size")
+    i.add_argument("--repository", metavar="REPO", help="only this repository (default: [image] repository)")
+    i.add_argument("--all", action="store_true", help="every repository's jdci images")
+    _common(i)
+    i.set_defaults(func=_lazy("jenkins_docker_ci.commands.image", "cmd_ls"))
+    i = isub.add_parser("prune", help="remove a repository's old jdci images (newest N per branch are kept)")
+    i.add_argument("--repository", metavar="REPO", help="the repository (default: [image] repository)")
+    i.add_argument("--keep", type=_positive_int, metavar="N", help="newest images kept per branch "
+                                                                   "(default: [image] prune_keep)")
+    i.add_argument("--older-than", metavar="AGE", help="keep anything newer than this, e.g. 7d, 12h, 0 "
+                                                       "(default: [image] prune_older_than)")
+    i.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+    i.add_argument("--registry", action="store_true", help="also delete the removed images' manifests in the "
+                                                           "registry when no kept tag points at them")
+    _common(i)
+    i.set_defaults(func=_lazy("jenkins_docker_ci.commands.image", "cmd_prune"))
+
     p = sub.add_parser("ticket", help="JIRA ticket operations")
     tsub = p.add_subparsers(dest="ticket_command", metavar="ACTION", parser_class=_Parser, required=True)
     t = tsub.add_parser("transition", help="transition the PR's tickets for a lifecycle event")

@@ -60,6 +60,13 @@ class ImageConfig:
     dockerfile: str = "Dockerfile"
     context: str = "."
     build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str = ""  # the build stage to stop at; "" = the last one
+    push_timeout: float = 120.0  # seconds: transient registry failures are retried with backoff until then
+    latest_on_default_branch: bool = False  # also tag "latest" when building default_branch itself (not a PR)
+    default_branch: str = "main"
+    cache_from: bool = True  # pull this repository/branch's previous image from the registry as a build cache
+    prune_keep: int = 5  # `jdci image prune`: keep the newest N per repository and branch ...
+    prune_older_than: str = "7d"  # ... and anything newer than this age ("90m", "12h", "7d"; "0": age keeps none)
 
 
 @dataclass(frozen=True)
@@ -332,6 +339,7 @@ def _validate(config: Config) -> None:
     if unknown:
         raise ConfigError(f"{config.source}: gate.approvals_from: {', '.join(repr(a) for a in unknown)} is not a "
                           f"GitHub author_association; use {', '.join(AUTHOR_ASSOCIATIONS)}")
+    _validate_image(config)
     if config.image.repository:
         from .images import repository_problem
 
@@ -395,6 +403,30 @@ def _validate_checks(config: Config) -> None:
                           f"placeholder ({exc}); use {{registry}}, {{repository}} and {{target}}") from None
     if checks.baseline_store != "registry" and not checks.baseline_store.strip():
         raise ConfigError(f"{config.source}: checks.baseline_store is empty; use \"registry\" or a folder path")
+
+
+def _validate_image(config: Config) -> None:
+    from .images import REGISTRY_HOST, parse_age
+
+    image = config.image
+    if image.registry and not REGISTRY_HOST.match(image.registry):
+        raise ConfigError(f"{config.source}: image.registry = {image.registry!r} is not HOST or HOST:PORT "
+                          f"(no scheme, no path), e.g. \"127.0.0.1:5000\"")
+    if image.target and not all(c.isalnum() or c in "-_." for c in image.target):
+        raise ConfigError(f"{config.source}: image.target = {image.target!r} is not a stage name (the NAME of a "
+                          f"`FROM ... AS NAME` line)")
+    if not 1 <= image.push_timeout <= 3600:
+        raise ConfigError(f"{config.source}: image.push_timeout = {image.push_timeout:g} must be between 1 and "
+                          f"3600 seconds")
+    if image.prune_keep < 1:
+        raise ConfigError(f"{config.source}: image.prune_keep = 0 would remove the image just built; use 1 or more")
+    try:
+        parse_age(image.prune_older_than)
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: image.prune_older_than: {exc}") from None
+    if image.latest_on_default_branch and not image.default_branch.strip():
+        raise ConfigError(f"{config.source}: image.default_branch is empty but latest_on_default_branch = true; "
+                          f"name the branch that gets the \"latest\" tag")
 
 
 def _build(cls: type, data: Any, source: str, where: str, skip: set[str] = frozenset()) -> Any:  # type: ignore[assignment]

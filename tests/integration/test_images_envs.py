@@ -17,6 +17,15 @@ from .conftest import make_tiny_app
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def _remove_test_images(unique, docker_client):
+    """Each test's images (repository jdci-tests/tiny-<unique>) go when it ends: the engine is shared."""
+    from .registry_support import remove_local
+
+    yield
+    remove_local(docker_client, f"127.0.0.1:5000/jdci-tests/tiny-{unique}")
+
+
 def tiny_config(tmp_path, unique, **preprod):
     base = config_module.from_dict({
         "image": {"registry": "127.0.0.1:5000", "repository": f"jdci-tests/tiny-{unique}"},
@@ -38,7 +47,7 @@ def test_build_push_records_registry_digest_and_second_push_is_skipped(tmp_path,
     pushed = images.build_and_push(config, Secrets(), change, commit_time="2026-01-01T00:00:00+00:00",
                                    tickets=["SHOP-7"], client=docker_client)
     assert pushed.ref == f"127.0.0.1:5000/jdci-tests/tiny-{unique}:{sha}"
-    assert pushed.pushed_tags == (sha, "pr-7", "feature-SHOP-7-x")
+    assert pushed.pushed_tags == (sha, sha[:7], "pr-7", "feature-shop-7-x")
     for tag in pushed.tags:
         assert images.registry_digest("127.0.0.1:5000", f"jdci-tests/tiny-{unique}", tag) == pushed.digest
     labels = docker_client.images.get(pushed.ref).labels

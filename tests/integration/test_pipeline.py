@@ -388,7 +388,7 @@ def test_jenkins_environment_alone_drives_the_run(sandbox, tmp_path, unique, cap
     result = json.loads(out)
     assert code == 0, err
     assert result["tickets"] == [scenario.key] and result["merge"]["merged"] is True
-    assert "feature-" + scenario.key + "-change" in result["image"]["tags"]
+    assert "feature-" + scenario.key.lower() + "-change" in result["image"]["tags"]  # tags are lower case
     statuses = scenario.api("GET", f"/commits/{scenario.head}/statuses").json()
     assert {s["target_url"] for s in statuses if s["context"] == "jdci/build"} == {
         "http://127.0.0.1:8483/job/shop/job/PR-1/7/"}
