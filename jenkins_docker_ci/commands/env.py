@@ -94,8 +94,10 @@ def cmd_up(args: argparse.Namespace) -> Any:
         raise UsageError("jdci env up: which pull request? pass --pr N (or run in a Jenkins PR build, which sets "
                          "CHANGE_ID)")
     workspace = change.workspace or "."
-    pr_head = _pr_head(config, secrets, change.pr_number)
-    sha = (args.sha or _checkout_head(workspace, pr_head)).lower()
+    from .checkout import checkout_head, pr_head_lookup
+
+    pr_head = pr_head_lookup(config, secrets, change.pr_number)
+    sha = (args.sha or checkout_head(workspace, pr_head, "jdci env up")).lower()
     image = args.image or f"{config.image.registry}/{config.image.repository or repository.lower()}:{sha}".lstrip("/")
     env = environments.up(config, repository=repository, pr_number=change.pr_number, head_sha=sha, image_ref=image,
                           report_dir=_report_dir(config, workspace), workspace=workspace,
@@ -105,40 +107,10 @@ def cmd_up(args: argparse.Namespace) -> Any:
     return Outcome(EXIT_OK, {**env.to_json(), "reused": env.reused}, text)
 
 
-def _checkout_head(workspace: str, pr_head: Callable[[], str | None] | None) -> str:
-    """The PR head this checkout holds. Jenkins' "merge" checkout is a synthetic merge whose second parent is the
-    PR head; only the SCM host can say that such a second parent IS the PR head (a PR branch may itself contain
-    merges), so without the host the checkout's HEAD is taken as it is."""
-    from .. import gitcmd
-    from ..context import pr_head_of_checkout
-
-    hint = "pass --sha, or run in the PR's checkout"
-    head = gitcmd.run(workspace, "rev-parse", "HEAD", hint=hint).strip()
-    host_head = pr_head() if pr_head is not None else None
-    if not host_head:
-        return head
-    parents = gitcmd.run(workspace, "rev-list", "--parents", "-n", "1", "HEAD", hint=hint).split()[1:]
-    found = pr_head_of_checkout(head, parents, host_head)
-    if not found:
-        raise UsageError(f"jdci env up: the workspace {workspace} is at {head[:12]}, not at the PR's head "
-                         f"{host_head[:12]} (nor a merge of it): the PR moved on since this checkout; pass --sha to "
-                         f"run another commit")
-    return found
-
-
 def _report_dir(config: "Config", workspace: str) -> Any:
     from pathlib import Path
 
     return Path(workspace) / config.report.directory
-
-
-def _pr_head(config: "Config", secrets: Any, number: int) -> Callable[[], str | None] | None:
-    """The PR's head on the SCM host, when jdci can ask it (GitHub with a token)."""
-    if config.scm.provider != "github" or not secrets.github_token:
-        return None
-    from ..scm import connect
-
-    return lambda: connect(config, secrets).pull_request(number).head_sha
 
 
 def cmd_down(args: argparse.Namespace) -> Any:
@@ -209,11 +181,23 @@ def cmd_gc_all(args: argparse.Namespace) -> Any:
     config, removed = _gc_envs(args)
     payload: dict[str, Any] = {"environments": {"removed": removed}}
     lines = [f"environment removed: {name}" for name in removed] or ["environments: nothing stale"]
-    # >>> LEAD: wire `image prune` here (the images helper's function), e.g.
-    #   pruned = images.prune(config, repository=None if args.all else config.scm.repository)
-    #   payload["images"] = pruned.to_json(); lines.append(...)
-    # <<<
-    del config
+    from .. import cli, images
+    from ..image_inventory import ls, prune
+
+    # then the images no environment runs any more, by [image] prune_keep / prune_older_than
+    client = images.engine()
+    if args.all:
+        repositories = sorted({i.repository for i in ls(client, None)})
+    else:
+        repositories = [config.image.repository or config.scm.repository.lower()]
+    pruned: dict[str, list[str]] = {}
+    for repository in repositories:
+        result = prune(client, repository=repository, keep=config.image.prune_keep,
+                       older_than=images.parse_age(config.image.prune_older_than), secrets=cli.secrets())
+        pruned[repository] = list(result.removed)
+        lines += [f"image removed: {ref}" for ref in result.removed]
+        lines += [f"image kept, could not remove: {ref}" for ref in result.failed]
+    payload["images"] = {"removed": sorted(ref for refs in pruned.values() for ref in refs)}
     return Outcome(EXIT_OK, payload, "\n".join(lines))
 
 

@@ -19,33 +19,44 @@ Exit codes: 0 done; 2 bad usage, config or registry credentials; 4 the engine or
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
 from ..errors import EXIT_OK, UsageError
 
 
-def _plan(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(config, secrets, ImagePlan) for the checkout this command runs in."""
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, str, list[str]]:
+    """(config, secrets, change at the commit to build, its commit time, tickets) for this checkout."""
     import dataclasses
 
-    from .. import cli, gitcmd, images
+    from .. import cli, gitcmd
 
     config = cli.load_config(args)
     secrets = cli.secrets()
     change = cli.change_from(args)
     workspace = change.workspace or "."
-    sha = (args.sha or os.environ.get("GIT_COMMIT") or "").strip().lower()
+    # not GIT_COMMIT: in Jenkins' "merge" checkout it is the synthetic merge, never the PR head the tags promise
+    sha = (args.sha or "").strip().lower()
     if not sha:
-        sha = gitcmd.run(workspace, "rev-parse", "HEAD", hint="run in a git checkout or pass --sha").strip()
+        from .checkout import checkout_head, pr_head_lookup
+
+        sha = checkout_head(workspace, pr_head_lookup(config, secrets, change.pr_number), "jdci image build")
     if not change.source_branch:
         branch = gitcmd.run(workspace, "rev-parse", "--abbrev-ref", "HEAD").strip()
         change = dataclasses.replace(change, source_branch="" if branch == "HEAD" else branch)
     commit_time = gitcmd.run(workspace, "show", "-s", "--format=%cI", sha,
                              hint=f"--sha {sha} must be a commit of the checkout in {workspace}").strip()
-    change = dataclasses.replace(change, head_sha=sha, repository=change.repository or config.scm.repository)
+    change = dataclasses.replace(change, head_sha=sha, workspace=workspace,
+                                 repository=change.repository or config.scm.repository)
     tickets = [t for t in (args.tickets or "").split(",") if t.strip()]
+    return config, secrets, change, commit_time, tickets
+
+
+def _plan(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(config, secrets, ImagePlan) for the checkout this command runs in."""
+    from .. import images
+
+    config, secrets, change, commit_time, tickets = _inputs(args)
     return config, secrets, images.plan(config, change, commit_time=commit_time, tickets=tickets)
 
 
@@ -53,15 +64,23 @@ def cmd_build(args: argparse.Namespace) -> Any:
     from .. import images
     from ..cli import Outcome
 
-    config, secrets, image = _plan(args)
-    args._partial = lambda: {"image": {"ref": image.ref(), "tags": list(image.tags)}}
-    client = images.engine()
-    if args.push:  # before the build: a registry that is down or refuses the credentials is known now
-        images.check_registry(image.registry, secrets, deadline=min(10.0, config.image.push_timeout))
-    image_id = images.build(client, image, secrets=secrets, no_cache=args.no_cache,
-                            registry_deadline=min(10.0, config.image.push_timeout))
-    result: dict[str, Any] = {"ref": image.ref(), "id": image_id, "tags": list(image.tags),
-                              "base": images.base_image(image)}
+    import dataclasses
+
+    from ..pipeline import source_tree
+
+    config, secrets, change, commit_time, tickets = _inputs(args)
+    # the sources of exactly that commit (a temporary worktree when the checkout holds a merge of it)
+    with source_tree(change.workspace, change.head_sha) as source:
+        image = images.plan(config, dataclasses.replace(change, workspace=source), commit_time=commit_time,
+                            tickets=tickets)
+        args._partial = lambda: {"image": {"ref": image.ref(), "tags": list(image.tags)}}
+        client = images.engine()
+        if args.push:  # before the build: a registry that is down or refuses the credentials is known now
+            images.check_registry(image.registry, secrets, deadline=min(10.0, config.image.push_timeout))
+        image_id = images.build(client, image, secrets=secrets, no_cache=args.no_cache,
+                                registry_deadline=min(10.0, config.image.push_timeout))
+        result: dict[str, Any] = {"ref": image.ref(), "id": image_id, "tags": list(image.tags),
+                                  "base": images.base_image(image)}
     if args.push:
         pushed = images.push(client, image, secrets, timeout=config.image.push_timeout)
         result = {**result, **pushed.to_json(), "pushed_tags": list(pushed.pushed_tags)}

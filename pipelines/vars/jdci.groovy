@@ -70,9 +70,9 @@ Map link(Map options = [:]) {
     return runJdci(options, 'link', ['link'] + changeArgs(options), 'jdci-link.json', [0, 1])
 }
 
-/** Build and push the PR's image (`jdci image build`). */
+/** Build and push the PR's image (`jdci image build --push`). */
 Map build(Map options = [:]) {
-    return runJdci(options, 'build', ['image', 'build'] + changeArgs(options), 'jdci-build.json', [0])
+    return runJdci(options, 'build', ['image', 'build', '--push'] + changeArgs(options), 'jdci-build.json', [0])
 }
 
 /** Stand up the PR's preprod environment (`jdci env up`); torn down by teardown() on failure or abort. */

@@ -212,3 +212,39 @@ def test_latest_on_the_default_branch_and_a_separate_push_step(tmp_path, unique,
         assert "nothing to push" in again.stderr
     finally:
         remove_local(docker_client, name)
+
+
+def test_build_in_a_jenkins_merge_checkout_builds_exactly_the_pr_head(sandbox, tmp_path, unique, docker_client):
+    """GitHub's "merge" strategy checks out a synthetic merge (GIT_COMMIT too): `jdci image build` asks the host
+    for the PR head and builds that commit's sources, which is what the SHA tag promises."""
+    from .conftest import TINY_DOCKERFILE
+    from .github_scenario import Scenario, git
+
+    (tmp_path / "gh").mkdir()
+    gh = Scenario(sandbox["github"], tmp_path / "gh", f"img-merge-{unique}")
+    gh.push("main", {"Dockerfile": TINY_DOCKERFILE, "www/index.html": "main page\n", "www/healthz": "ok"},
+            start="origin/main")
+    pr = gh.pr_with_branch("feature/look", {"www/index.html": "PR page\n"})
+    head = pr["head"]["sha"]
+    gh.push("main", {"www/other.txt": "main moved on\n"}, start="origin/main")  # the merge differs from the head
+    git(gh.work, "checkout", "-q", "--detach", "origin/main")
+    git(gh.work, "merge", "-q", "--no-ff", "-m", "synthetic merge", head)
+    merge = git(gh.work, "rev-parse", "HEAD").stdout.strip()
+    repository = f"jdci-tests/img-merge-{unique}"
+    (gh.work / "jdci.toml").write_text(f'[scm]\nrepository = "{gh.full_name}"\napi_url = "{gh.api}"\n'
+                                       f'[image]\nregistry = ""\nrepository = "{repository}"\n')
+    try:
+        done = run_jdci("image", "build", "--pr", str(pr["number"]), "--json", cwd=gh.work,
+                        env={"GITHUB_TOKEN": "bob", "GIT_COMMIT": merge})
+        assert done.code == 0, done.stderr
+        built = done.json["image"]
+        assert built["tags"][0] == head != merge
+        labels = docker_client.api.inspect_image(built["ref"])["Config"]["Labels"]
+        assert labels["org.opencontainers.image.revision"] == head
+        page = docker_client.containers.run(built["ref"], ["cat", "/www/index.html"], remove=True)
+        assert page.decode() == "PR page\n"
+        # built from a temporary worktree: the checkout itself is left as it was
+        assert git(gh.work, "rev-parse", "HEAD").stdout.strip() == merge
+        assert (gh.work / "www" / "other.txt").is_file()
+    finally:
+        remove_local(docker_client, repository)

@@ -156,3 +156,25 @@ def test_prune_removes_an_image_whose_tags_moved_to_a_rebuild(tmp_path, unique, 
         remove_local(docker_client, name)
         for digest in {registry.digest(repository, tag) for tag in registry.tags(repository)} - {None}:
             registry.delete_manifest(repository, digest)
+
+
+def test_gc_prunes_the_configured_repository_by_the_configured_policy(scenario, tmp_path, docker_client):
+    """`jdci gc` = env gc, then image prune with [image] prune_keep / prune_older_than (no flags)."""
+    repository, built, other = scenario
+    (tmp_path / "jdci.toml").write_text(f"""
+[scm]
+repository = "acme/prune"
+[image]
+registry = "{REGISTRY}"
+repository = "{repository}"
+prune_keep = 1
+prune_older_than = "0"
+""")
+    preview = run_jdci("image", "prune", "--json", "--dry-run", cwd=tmp_path)
+    done = run_jdci("gc", "--json", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    assert done.json["images"]["removed"] == sorted(preview.json["removed"])
+    assert set(done.json["images"]["removed"]) == refs(built["A"]) | refs(built["B"])
+    assert docker_client.api.images(filters={"reference": other.ref()})  # another repository: untouched
+    again = run_jdci("gc", "--json", cwd=tmp_path)
+    assert again.json["images"]["removed"] == []

@@ -269,7 +269,7 @@ def test_part_steps_run_their_commands_with_only_the_credentials_they_need(runs)
     assert set(bound(runs["link"])) == {"GITHUB_TOKEN", "JIRA_USER", "JIRA_TOKEN"}
     assert commands(runs["gate"]) == ["jdci gate --json > jdci-gate.json"]
     assert "error" not in runs["gate"]  # 75 = wait
-    assert commands(runs["build"]) == ["jdci image build --json > jdci-build.json"]
+    assert commands(runs["build"]) == ["jdci image build --push --json > jdci-build.json"]
     assert set(bound(runs["build"])) == {"GITHUB_TOKEN", "REGISTRY_USER", "REGISTRY_PASSWORD"}
     assert commands(runs["preprod"]) == ["jdci env up --json > jdci-preprod.json"]
     assert commands(runs["checks"]) == ["jdci pr --no-merge --json > jdci-checks.json"]
