@@ -15,10 +15,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import log
 from .errors import JdciError, ServiceError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config, Secrets
 
 AUTHOR, REVIEWER, BOT = "alice", "bob", "jdci-bot"
 ORG = "acme"
@@ -76,6 +79,8 @@ def run(*, app: str | None = None, partial: Callable[[Callable[[], dict[str, Any
         )
         secrets = Secrets(github_token=BOT, jira_token=BOT, slack_webhook_url=urls.get("slack", ""))
         log.redact_values(secrets.values())
+        if config.checks.visual:
+            publish_target_image(config, secrets, workspace, repository)
         change = Change(repository=repository, pr_number=pr["number"], workspace=str(workspace),
                         build_url=f"{github.split('/api/')[0]}/{repository}/pull/{pr['number']}/checks")
         result = pipeline.Run(change)
@@ -161,6 +166,22 @@ def push_sample(app_dir: Path, workspace: Path, clone_url: str, branch: str, key
     _git(workspace, "commit", "-q", "-am", f"{key}: show the basket total on checkout")
     _git(workspace, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
     _git(workspace, "checkout", "-q", "--detach")
+
+
+def publish_target_image(config: "Config", secrets: "Secrets", workspace: Path, repository: str) -> None:
+    """Build and push main's image, as the team's main-branch job would: the visual checks run it beside the PR's
+    environment as their baseline ([checks] baseline_image = "{registry}/{repository}:{target}")."""
+    from . import images
+    from .context import Change
+    from .gitcmd import run as git
+    from .pipeline import source_tree
+
+    sha = git(workspace, "rev-parse", "origin/main").strip()
+    with source_tree(str(workspace), sha) as source:
+        change = Change(repository=repository, source_branch="main", head_sha=sha, workspace=source)
+        commit_time = git(source, "show", "-s", "--format=%cI", sha).strip()
+        pushed = images.build_and_push(config, secrets, change, commit_time=commit_time, tickets=())
+    log.say("demo", f"main's image (the visual checks' baseline): {pushed.ref} {pushed.digest[:19]}")
 
 
 def open_pull_request(github: str, repository: str, title: str, branch: str) -> dict[str, Any]:
