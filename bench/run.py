@@ -1,6 +1,10 @@
 """Benchmarks: jdci's operations against the raw docker CLI doing the same work, as ratios (lower is better).
 
-    .venv/bin/python bench/run.py [--rounds 5]
+    .venv/bin/python bench/run.py [--rounds 5] [--only overview|images|envs|checks|startup]
+
+First an overview (build+push rerun, preprod up+down, --help), then each topic's own benchmark, which also runs
+alone: bench/images.py (build+push cold and warm), bench/envs.py (up-to-healthy, 20 environments at once),
+bench/checks.py (task run, screenshots), bench/startup.py (`jdci --version` vs `python -c pass`).
 
 Each pair runs the same work on the same tiny busybox app (warm builder cache, image already in the registry,
 as in a rerun of a PR build). Timings are medians over the rounds. Needs `make services`.
@@ -39,8 +43,21 @@ def sh(*args: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
-    rounds = min(parser.parse_args().rounds, 50)  # bounded
+    parser.add_argument("--only", choices=("overview", *TOPICS))
+    options = parser.parse_args()
+    rounds = min(options.rounds, 50)  # bounded
+    if options.only in (None, "overview"):
+        overview(rounds)
+    for topic in TOPICS:
+        if options.only in (None, topic):
+            print(f"\n== bench/{topic}.py", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "bench" / f"{topic}.py")], check=False)
 
+
+TOPICS = ("images", "envs", "checks", "startup")
+
+
+def overview(rounds: int) -> None:
     from jenkins_docker_ci import config as config_module
     from jenkins_docker_ci import environments, images, log
     from jenkins_docker_ci.config import Secrets
