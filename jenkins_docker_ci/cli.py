@@ -269,7 +269,8 @@ def pipeline_summary(data: dict[str, Any]) -> str:
     else:
         lines.append("environment: -")
     for check in data.get("checks", []):
-        lines.append(f"check:       {check['name']}: {check['status']}")
+        optional = "" if check.get("required", True) else " (optional)"
+        lines.append(f"check:       {check['name']}: {check['status']}{optional}")
     if data.get("gate"):
         lines.append(f"gate:        {data['gate']['decision']}")
     merge = data.get("merge") or {}

@@ -271,18 +271,22 @@ def after_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", pr: "PullR
 
 def attempt(config: "Config", secrets: "Secrets", scm: "ScmHost", number: int, *, expected_sha: str = "",
             dry_run: bool = False, env: Mapping[str, str] | None = None,
-            before_merge: Callable[["PullRequest"], None] | None = None) -> Attempt:
+            before_merge: Callable[["PullRequest"], None] | None = None,
+            evaluated: Callable[["Decision"], None] | None = None) -> Attempt:
     """Evaluate PR `number` and do the one thing the decision allows: merge, update the branch, or nothing.
 
     `expected_sha` is the head the caller tested (`--sha`): any other head is refused. Refusals from the host
     come back as action "refused" with the error; other JdciErrors (service, config) propagate.
     `before_merge` runs between the evaluation and the merge call: a seam for tests (a head pushed at the worst
-    moment); never set in production.
+    moment); never set in production. `evaluated` sees the decision before anything is done about it (so
+    `jdci pr` logs the gate's reasons before the merge's lines, not after).
     """
     from .scm import HeadMoved, NotMergeable
 
     found = evaluate_pr(config, secrets, scm, number, env=env)
     pr, decision = found.pr, found.decision
+    if evaluated is not None:
+        evaluated(decision)
     label = f"PR #{number}" if number else f"{pr.head_ref} -> {pr.base_ref}"
     if decision.merged:
         done = Attempt(number, "already-merged", f"{label} is already merged"

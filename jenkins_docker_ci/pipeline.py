@@ -360,11 +360,13 @@ def _gate_and_merge(config: "Config", secrets: "Secrets", scm: "ScmHost", change
     from . import merging
 
     assert change.pr_number is not None
-    attempt = merging.attempt(config, secrets, scm, change.pr_number, expected_sha=change.head_sha, env=env)
-    run.gate = attempt.decision
-    if run.gate is not None:
-        for reason in run.gate.reasons:
+    def explain(decision: "Decision") -> None:  # before the merge's own lines, in the order things happen
+        for reason in decision.reasons:
             log.say("gate", f"{reason.rule}: {reason.status} - {reason.detail}")
+
+    attempt = merging.attempt(config, secrets, scm, change.pr_number, expected_sha=change.head_sha, env=env,
+                              evaluated=explain)
+    run.gate = attempt.decision
     if attempt.action in ("merged", "already-merged", "merged-elsewhere"):
         run.merge = attempt.outcome
         run.notes.extend(attempt.outcome.notes)

@@ -32,6 +32,10 @@ def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
 
     image = check.image or image
     started = time.monotonic()
+    if not image:  # docker-py would only say "Resource ID was not provided"
+        return CheckResult(check.name, "error", f"command check {check.name!r} has no image: set `image` in its "
+                           f"[[checks.command]], or pass --image to `jdci check run`", 0.0, kind="command",
+                           required=check.required)
     try:
         client = client or engine()
         containers.ensure_image(client, image)  # pulls from a named registry; never from Docker Hub

@@ -140,6 +140,9 @@ def _tail(output: bytes) -> str:
 
 
 def unique_name(prefix: str) -> str:
+    # docker names must start with [a-zA-Z0-9]: outside an environment (`jdci check run` without --network)
+    # the prefix is "-baseline" or "-check-NAME"
+    prefix = prefix if prefix[:1].isalnum() else f"jdci{prefix}"
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 

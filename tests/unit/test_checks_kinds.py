@@ -116,3 +116,21 @@ def test_check_config_errors_name_the_check_and_the_fix(checks, message):
     with pytest.raises(ConfigError, match=None) as error:
         config_module.from_dict({"checks": checks})
     assert message in str(error.value)
+
+
+def test_command_check_without_any_image_is_an_error_naming_the_fix():
+    # `jdci check run --url` without --image: the check reports what to set instead of docker-py's NullResource
+    got = command.run(CommandCheck("e2e", "pytest", required=False), image="", network="", env_name="",
+                      client=object())  # type: ignore[arg-type] - never reached
+    assert got.status == "error" and "--image" in got.detail and "e2e" in got.detail and not got.required
+
+
+@pytest.mark.parametrize("prefix, start", [("jdci-acme-shop-1a2b3c-pr-7-baseline", "jdci-acme-shop-1a2b3c-pr-7-baseline-"),
+                                           ("-baseline", "jdci-baseline-"), ("", "jdci-")])
+def test_unique_name_is_a_valid_docker_name(prefix, start):
+    import re
+
+    from jenkins_docker_ci.checks.containers import unique_name
+
+    name = unique_name(prefix)
+    assert name.startswith(start) and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name)

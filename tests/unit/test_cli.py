@@ -90,3 +90,13 @@ def test_json_after_double_dash_belongs_to_the_task_not_to_jdci(capsys):
     assert code == 2 and out == "" and "invalid choice" in err
     code, out, err = run_cli(capsys, "frobnicate", "--json", "--", "tool")
     assert code == 2 and json.loads(out)["error"]["kind"] == "usage"
+
+
+def test_summary_marks_optional_checks_so_a_failed_one_beside_merged_true_is_not_a_surprise():
+    from jenkins_docker_ci.cli import pipeline_summary
+
+    text = pipeline_summary({"tickets": ["SHOP-1"], "checks": [
+        {"name": "home", "status": "passed", "required": True},
+        {"name": "look-checkout", "status": "failed", "required": False}], "merge": {"merged": True}})
+    assert "check:       home: passed\n" in text
+    assert "check:       look-checkout: failed (optional)\n" in text

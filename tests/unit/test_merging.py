@@ -248,3 +248,11 @@ def test_wait_reports_each_look_so_an_interrupted_run_can_say_where_it_was():
         merging.attempt_until_done(CONFIG, Secrets(), host, 7, timeout=60, env={}, sleep=interrupt,
                                    seen=lambda found: seen.append(found.action))
     assert seen == ["wait"]
+
+
+def test_the_decision_is_seen_before_anything_is_written(no_docker):
+    # `jdci pr` logs the gate's reasons from this hook: they must come before the merge, not after it
+    host = FakeHost()
+    seen: list[tuple[str, int]] = []
+    result = attempt(host, evaluated=lambda d: seen.append((d.sha, len(host.writes))))
+    assert result.action == "merged" and seen == [(HEAD, 0)] and len(host.writes) == 2
