@@ -107,4 +107,5 @@ def cmd_run(args: argparse.Namespace) -> Any:
     code = EXIT_NO if any(r.blocks for r in results) else 0
     return Outcome(code=code, payload={"checks": [r.to_json() for r in results],
                                        "reports": {"junit": str(junit), "html": str(html)}},
-                   text="\n".join(f"{r.name}: {r.status} - {r.detail}" for r in results))
+                   text="\n".join(f"{r.name}: {r.status}{'' if r.required else ' (optional)'} - {r.detail}"
+                                  for r in results))
