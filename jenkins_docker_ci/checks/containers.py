@@ -39,6 +39,29 @@ def labels(role: str, *, env: str = "", extra: Mapping[str, str] | None = None) 
     return out
 
 
+IDENTITY = ("io.jdci.repository", "io.jdci.pr", "io.jdci.sha")
+
+
+def with_env_identity(client: "docker.DockerClient", network: str, container_labels: Mapping[str, str]
+                      ) -> dict[str, str]:
+    """The labels plus the environment's repository/PR/SHA, taken from its network. Without them a container
+    would show the labels its IMAGE carries (another repository's, for a baseline image), and a clean-up or leak
+    check by repository would count it for the wrong one."""
+    out = dict(container_labels)
+    if not network:
+        return out
+    from docker.errors import NotFound
+
+    try:
+        found = client.api.inspect_network(network).get("Labels") or {}
+    except NotFound:
+        return out
+    for key in IDENTITY:
+        if key in found and key not in out:
+            out[key] = found[key]
+    return out
+
+
 def memory_bytes(text: str) -> int | None:
     """docker's "512m" -> bytes (pure); "" -> None (no limit)."""
     if not text:
@@ -64,7 +87,8 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
         nano_cpus=int(cpus * 1e9) if cpus else None, restart_policy={"Name": "no"})
     try:
         created = api.create_container(image, command=command, name=name, environment=dict(env or {}),
-                                       labels=dict(container_labels), host_config=host_config,
+                                       labels=with_env_identity(client, network, container_labels),
+                                       host_config=host_config,
                                        working_dir=workdir or None, detach=True)
     except ImageNotFound:
         raise JdciError(f"image {image} not found on the Docker engine; build or pull it first") from None
@@ -158,7 +182,8 @@ def alongside(client: "docker.DockerClient", *, image: str, name: str, container
     host_config = api.create_host_config(port_bindings={port: ("127.0.0.1",)}, network_mode=network or None,
                                          restart_policy={"Name": "no"})
     try:
-        created = api.create_container(image, name=name, labels=dict(container_labels), ports=[port],
+        created = api.create_container(image, name=name, labels=with_env_identity(client, network, container_labels),
+                                       ports=[port],
                                        environment={**dict(env or {}), "PORT": str(port)},
                                        host_config=host_config, detach=True)
     except ImageNotFound:

@@ -143,3 +143,21 @@ def test_task_run_refuses_a_base_image_it_would_have_to_pull_from_the_internet(d
     with pytest.raises(UsageError, match="not found on the engine nor in its registry"):
         run_task(f"127.0.0.1:5000/jdci-tests/nosuch-{unique}:1", tmp_path, ["true"], client=docker_client)
     assert task_leftovers(docker_client, before) == []
+
+
+def test_throwaway_containers_carry_the_environments_identity_not_their_images(docker_client, unique):
+    """A baseline or check container runs another build's image, whose labels name that build's repository: the
+    environment's network says whose it is."""
+    from jenkins_docker_ci.checks.containers import labels, with_env_identity
+
+    network = f"jdci-test-identity-{unique}"
+    docker_client.api.create_network(network, labels={"io.jdci.managed": "true", "io.jdci.repository": "acme/x",
+                                                      "io.jdci.pr": "7", "io.jdci.sha": "a" * 40})
+    try:
+        found = with_env_identity(docker_client, network, labels("baseline", env=network))
+        assert found["io.jdci.repository"] == "acme/x" and found["io.jdci.pr"] == "7"
+        assert found["io.jdci.env"] == network and found["io.jdci.role"] == "baseline"
+        assert with_env_identity(docker_client, "", {"a": "b"}) == {"a": "b"}
+        assert with_env_identity(docker_client, f"{network}-gone", {"a": "b"}) == {"a": "b"}
+    finally:
+        docker_client.api.remove_network(network)
