@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -28,22 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DOCKERFILE = 'FROM jdci-base/busybox:latest\nCOPY www /www\nEXPOSE 8000\nCMD ["httpd", "-f", "-p", "8000", "-h", "/www"]\n'
-
-
-def sh(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def tiny_app() -> tuple[Path, str]:
-    app = Path(tempfile.mkdtemp(prefix="jdci-bench-envs-"))
-    (app / "www").mkdir()
-    (app / "www" / "index.html").write_text("bench")
-    (app / "www" / "healthz").write_text("ok")
-    (app / "Dockerfile").write_text(DOCKERFILE)
-    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "b"]):
-        subprocess.run(["git", *cmd], cwd=app, check=True)
-    return app, sh("git", "-C", str(app), "rev-parse", "HEAD")
+from bench.common import sh, tiny_app  # noqa: E402 - after the path is set
 
 
 def docker_run_and_curl(image: str) -> float:
@@ -90,7 +74,7 @@ def main() -> None:
     from jenkins_docker_ci import environments, images, log
 
     log.set_quiet(True)
-    app, sha = tiny_app()
+    app, sha = tiny_app("jdci-bench-envs-")
     repository = f"jdci-bench/envs-{uuid.uuid4().hex[:6]}"
     image = f"{repository}:{sha}"
     sh("docker", "build", "-q", "-t", image, str(app))

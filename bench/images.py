@@ -28,7 +28,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import sh  # noqa: E402 - the shared helper, after the path is set
+from bench.common import sh  # noqa: E402 - the shared helper, after the path is set
 
 DOCKERFILE = """FROM jdci-base/busybox:latest
 COPY static /app/static

@@ -12,32 +12,16 @@ as in a rerun of a PR build). Timings are medians over the rounds. Needs `make s
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DOCKERFILE = 'FROM jdci-base/busybox:latest\nCOPY www /www\nEXPOSE 8000\nCMD ["httpd", "-f", "-p", "8000", "-h", "/www"]\n'
-
-
-def median_seconds(work: Callable[[], None], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def sh(*args: str) -> str:
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+from bench.common import median_seconds, sh, tiny_app  # noqa: E402 - after the path is set
 
 
 def main() -> None:
@@ -64,14 +48,7 @@ def overview(rounds: int) -> None:
     from jenkins_docker_ci.context import Change
 
     log.set_quiet(True)
-    app = Path(tempfile.mkdtemp(prefix="jdci-bench-"))
-    (app / "www").mkdir()
-    (app / "www" / "index.html").write_text("bench")
-    (app / "www" / "healthz").write_text("ok")
-    (app / "Dockerfile").write_text(DOCKERFILE)
-    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "b"]):
-        subprocess.run(["git", *cmd], cwd=app, check=True)
-    sha = sh("git", "-C", str(app), "rev-parse", "HEAD")
+    app, sha = tiny_app()
     repo = f"jdci-bench/app-{uuid.uuid4().hex[:6]}"
     config = config_module.from_dict({"image": {"repository": repo}, "preprod": {"health_path": "/healthz"}},
                                      root=str(app))
