@@ -54,3 +54,12 @@ def make_tiny_app(root: Path, *, dockerfile: str = TINY_DOCKERFILE, page: str = 
     subprocess.run([*git, "commit", "-q", "-m", "tiny app"], cwd=root, check=True)
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
                           text=True).stdout.strip()
+
+
+def commit_page(root: Path, page: str) -> str:
+    """A new commit of the tiny app in `root` with another page; returns its SHA."""
+    (root / "www" / "index.html").write_text(page)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", page], cwd=root, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
+                          text=True).stdout.strip()

@@ -14,7 +14,7 @@ from jenkins_docker_ci import environments, images
 from jenkins_docker_ci.context import Change
 from jenkins_docker_ci.errors import ConfigError, PreprodError
 
-from .conftest import make_tiny_app
+from .conftest import commit_page, make_tiny_app
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +35,6 @@ def build_tiny(client, root: Path, unique: str, sha: str) -> str:
     plan = images.plan(config, change, commit_time="2026-01-01T00:00:00+00:00", tickets=[])
     images.build(client, plan)
     return plan.ref()
-
-
-def commit(root: Path, page: str) -> str:
-    (root / "www" / "index.html").write_text(page)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "commit", "-qam", page], cwd=root, check=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @pytest.fixture
@@ -77,7 +69,7 @@ def test_same_sha_keeps_newer_replaces_older_is_refused(tiny, unique, docker_cli
         again = up(first, first_image)
         assert again.reused and app_id(docker_client, again) == created and again.url == env.url
 
-        second = commit(root, "second page")
+        second = commit_page(root, "second page")
         second_image = build_tiny(docker_client, root, unique, second)
         newer = up(second, second_image)
         assert not newer.reused and newer.sha == second and app_id(docker_client, newer) != created
@@ -101,7 +93,7 @@ def test_older_by_the_pr_head_when_the_checkout_never_saw_the_newer_commit(tiny,
     root, repository, first, first_image = tiny
     stale_checkout = tmp_path_factory.mktemp("stale")
     subprocess.run(["git", "clone", "-q", str(root), str(stale_checkout)], check=True)
-    second = commit(root, "second page")
+    second = commit_page(root, "second page")
     second_image = build_tiny(docker_client, root, unique, second)
     config = tiny_config(root, unique)
 

@@ -1,7 +1,6 @@
 """`jdci image ls` and `jdci image prune` on the real engine and registry, scoped to this test's repository."""
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
@@ -11,19 +10,11 @@ from jenkins_docker_ci.config import Secrets
 from jenkins_docker_ci.context import Change
 from jenkins_docker_ci.registry import Registry
 
-from .conftest import make_tiny_app
+from .conftest import commit_page, make_tiny_app
 from .registry_support import remove_local, run_jdci
 
 pytestmark = pytest.mark.integration
 REGISTRY = "127.0.0.1:5000"
-
-
-def commit(root, page: str) -> str:
-    (root / "www" / "index.html").write_text(page)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "commit", "-qam", page], cwd=root, check=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @pytest.fixture
@@ -38,7 +29,7 @@ def scenario(tmp_path, unique, docker_client):
     make_tiny_app(tmp_path, page="start")
     built = {}
     for key, branch in (("A", "main"), ("B", "main"), ("C", "main"), ("D", "main"), ("F", "feature/x")):
-        sha = commit(tmp_path, f"{key} {unique}")
+        sha = commit_page(tmp_path, f"{key} {unique}")
         change = Change(repository="acme/prune", source_branch=branch, head_sha=sha, workspace=str(tmp_path))
         plan = images.plan(config, change, commit_time="2026-01-01T00:00:00+00:00", tickets=[])
         images.build(docker_client, plan)
