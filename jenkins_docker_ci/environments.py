@@ -585,11 +585,12 @@ def stale(envs: list[EnvSummary], ttl_hours: float, now: float) -> list[EnvSumma
 
 
 def gc(config: "Config", *, repository: str | None, now: float | None = None,
-       client: "docker.DockerClient | None" = None, is_open: Callable[[EnvSummary], bool] | None = None
-       ) -> list[str]:
+       client: "docker.DockerClient | None" = None, is_open: Callable[[EnvSummary], bool] | None = None,
+       dry_run: bool = False) -> list[str]:
     """Remove `repository`'s environments (every repository's when None) that are past their expiry, whose PR
     is no longer open when `is_open` can tell, and networks and volumes left without any container (an `up`
-    killed with SIGKILL). One repository's TTL never applies to another's. Returns the environments removed."""
+    killed with SIGKILL). One repository's TTL never applies to another's. Returns the environments removed
+    (with `dry_run`: those that would be, removing nothing)."""
     client = client or _engine()
     now = now if now is not None else time.time()
     envs = ls(client, repository=repository)
@@ -599,6 +600,10 @@ def gc(config: "Config", *, repository: str | None, now: float | None = None,
     with_containers = {env.name for env in envs}
     for orphan in _labelled_without_containers(client, repository) - with_containers:
         doomed.setdefault(orphan, "orphaned")
+    if dry_run:
+        for name, why in sorted(doomed.items()):
+            log.say("gc", f"would remove {name} ({why})")
+        return sorted(doomed)
     removed = []
     for name, why in sorted(doomed.items()):
         with _locked(name, timeout=300):  # an `up` in progress makes its network first: not an orphan

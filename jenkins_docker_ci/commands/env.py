@@ -7,8 +7,8 @@
   jdci env down [NAME | --pr N]            remove an environment (containers, network, volumes)
   jdci env ls [--all] [--json]             URL, SHA, age, health of [scm] repository's environments (--all: all)
   jdci env logs SERVICE [--pr N | --name NAME] [--tail N]
-  jdci env gc [--all]                      expired, PR merged/closed on the SCM host, orphaned networks/volumes
-  jdci gc [--all]                          env gc, then image prune with the configured policy
+  jdci env gc [--all] [--dry-run]          expired, PR merged/closed on the SCM host, orphaned networks/volumes
+  jdci gc [--all] [--dry-run]              env gc, then image prune with the configured policy
 Exit codes: 0 done, 1 the environment failed or was refused, 2 usage/config, 4 engine/SCM unreachable,
 130/143 interrupted (what `up` had created is removed).
 """
@@ -63,6 +63,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
         a = where.add_parser(name, help=helptext)
         a.add_argument("--all", action="store_true",
                        help="every repository's environments, by this config's TTL (default: [scm] repository's)")
+        a.add_argument("--dry-run", action="store_true",
+                       help="list what would be removed; remove nothing (images that the removal of an environment "
+                            "would free are still in use then, so they are not listed)")
         common(a)
         a.set_defaults(func=func)
 
@@ -163,7 +166,8 @@ def _gc_envs(args: argparse.Namespace) -> tuple["Config", list[str]]:
         raise UsageError(f"jdci gc: which repository? set [scm] repository in {config.source}, or pass --all "
                          f"to apply this TTL to every repository's environments")
     is_open = _pr_is_open(config, cli.secrets()) if config.scm.repository else None
-    removed = environments.gc(config, repository=None if args.all else config.scm.repository, is_open=is_open)
+    removed = environments.gc(config, repository=None if args.all else config.scm.repository, is_open=is_open,
+                              dry_run=args.dry_run)
     return config, removed
 
 
@@ -171,7 +175,9 @@ def cmd_gc(args: argparse.Namespace) -> Any:
     from ..cli import Outcome
 
     _, removed = _gc_envs(args)
-    return Outcome(EXIT_OK, {"removed": removed}, "\n".join(removed) or "nothing stale")
+    verb = "would remove " if args.dry_run else ""
+    return Outcome(EXIT_OK, {"removed": removed, "dry_run": args.dry_run},
+                   "\n".join(verb + name for name in removed) or "nothing stale")
 
 
 def cmd_gc_all(args: argparse.Namespace) -> Any:
@@ -179,8 +185,9 @@ def cmd_gc_all(args: argparse.Namespace) -> Any:
     from ..cli import Outcome
 
     config, removed = _gc_envs(args)
-    payload: dict[str, Any] = {"environments": {"removed": removed}}
-    lines = [f"environment removed: {name}" for name in removed] or ["environments: nothing stale"]
+    payload: dict[str, Any] = {"environments": {"removed": removed}, "dry_run": args.dry_run}
+    verb = "would be removed" if args.dry_run else "removed"
+    lines = [f"environment {verb}: {name}" for name in removed] or ["environments: nothing stale"]
     from .. import cli, images
     from ..image_inventory import ls, prune
 
@@ -193,9 +200,10 @@ def cmd_gc_all(args: argparse.Namespace) -> Any:
     pruned: dict[str, list[str]] = {}
     for repository in repositories:
         result = prune(client, repository=repository, keep=config.image.prune_keep,
-                       older_than=images.parse_age(config.image.prune_older_than), secrets=cli.secrets())
+                       older_than=images.parse_age(config.image.prune_older_than), secrets=cli.secrets(),
+                       dry_run=args.dry_run)
         pruned[repository] = list(result.removed)
-        lines += [f"image removed: {ref}" for ref in result.removed]
+        lines += [f"image {verb}: {ref}" for ref in result.removed]
         lines += [f"image kept, could not remove: {ref}" for ref in result.failed]
     payload["images"] = {"removed": sorted(ref for refs in pruned.values() for ref in refs)}
     return Outcome(EXIT_OK, payload, "\n".join(lines))

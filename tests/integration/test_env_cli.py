@@ -179,6 +179,11 @@ def test_gc_removes_expired_and_closed_pr_environments_and_orphans_and_only_thos
         # bob (a collaborator) reads the PRs: the sandbox's token IS the login, and jdci masks its token in
         # every line it prints, so alice's token would mask the environments' names (alice/...)
         env = {**jdci_env(), "GITHUB_TOKEN": "bob"}
+        preview = jdci("env", "gc", "--dry-run", "--json", "--config", str(config_path), env=env)
+        assert preview.returncode == 0, preview.stderr
+        assert json.loads(preview.stdout)["removed"] == sorted([names["closed"], names["expired"], orphan])
+        assert {e.name for e in environments.ls(docker_client)} >= set(names.values())  # dry: nothing removed
+        assert objects(docker_client, orphan) != set()
         done = jdci("env", "gc", "--json", "--config", str(config_path), env=env)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["removed"] == sorted([names["closed"], names["expired"], orphan])

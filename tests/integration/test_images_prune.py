@@ -162,6 +162,8 @@ prune_keep = 1
 prune_older_than = "0"
 """)
     preview = run_jdci("image", "prune", "--json", "--dry-run", cwd=tmp_path)
+    dry = run_jdci("gc", "--json", "--dry-run", cwd=tmp_path)
+    assert dry.code == 0 and dry.json["images"]["removed"] == sorted(preview.json["removed"]), dry.stderr
     done = run_jdci("gc", "--json", cwd=tmp_path)
     assert done.code == 0, done.stderr
     assert done.json["images"]["removed"] == sorted(preview.json["removed"])
