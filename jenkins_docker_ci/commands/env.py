@@ -138,7 +138,8 @@ def cmd_ls(args: argparse.Namespace) -> Any:
     envs = environments.ls(repository=repository)
     rows = [f"{e.name}\t{e.health or e.status or 'no app'}\tPR {e.pr or '-'}\t{e.sha[:12]}\t{_age(e.age())}\t"
             f"{e.url or '-'}" for e in envs]
-    return Outcome(EXIT_OK, {"environments": [e.to_json() for e in envs]}, "\n".join(rows) or "no environments")
+    text = "\n".join(["ENVIRONMENT\tHEALTH\tPR\tSHA\tAGE\tURL", *rows]) if rows else "no environments"
+    return Outcome(EXIT_OK, {"environments": [e.to_json() for e in envs]}, text)
 
 
 def _age(seconds: int) -> str:

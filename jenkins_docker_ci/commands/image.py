@@ -132,7 +132,8 @@ def cmd_ls(args: argparse.Namespace) -> Any:
     now = time.time()
     rows = [f"{i.name}\t{','.join(i.tags) or '<none>'}\t{i.branch or '-'}\tPR {i.pr or '-'}\t{_age(now - i.created)}\t"
             f"{i.size / 1e6:.1f} MB" + ("\tin use" if i.in_use else "") for i in found]
-    text = "\n".join(rows) or f"no jdci images{' of ' + repository if repository else ''}"
+    header = "IMAGE\tTAGS\tBRANCH\tPR\tAGE\tSIZE"
+    text = "\n".join([header, *rows]) if rows else f"no jdci images{' of ' + repository if repository else ''}"
     return Outcome(EXIT_OK, {"images": [i.to_json(now) for i in found]}, text)
 
 

@@ -137,6 +137,9 @@ port = 6379
         (entry,) = json.loads(listed.stdout)["environments"]
         assert (entry["name"], entry["url"], entry["sha"], entry["pr"]) == (name, env["url"], sha, "23")
         assert entry["health"] == "running" and isinstance(entry["age"], int)
+        table = jdci("env", "ls", "--config", str(config)).stdout.splitlines()
+        assert table[0].split("\t") == ["ENVIRONMENT", "HEALTH", "PR", "SHA", "AGE", "URL"]
+        assert table[1].startswith(f"{name}\trunning\tPR 23\t{sha[:12]}\t")
 
         logs = jdci("env", "logs", "cache", "--pr", "23", "--config", str(config))
         assert logs.returncode == 0 and "cache says hello" in logs.stdout, logs.stderr

@@ -73,6 +73,7 @@ def test_ls_lists_jdci_images_of_the_repository(scenario, tmp_path, docker_clien
     assert [i["in_use"] for i in found if built["C"].tags[0] in i["tags"]] == [True]
     assert not any("unmanaged" in i["tags"] for i in found)
     text = run_jdci("image", "ls", "--repository", repository, cwd=tmp_path)
+    assert text.stdout.splitlines()[0] == "IMAGE\tTAGS\tBRANCH\tPR\tAGE\tSIZE"
     assert f"{REGISTRY}/{repository}\t" in text.stdout and "in use" in text.stdout
 
 
