@@ -29,6 +29,7 @@ class ScmConfig:
     target_branch: str = "main"  # where changes merge when CHANGE_TARGET / --target do not say
     committer_name: str = "jdci"  # identity of the merge commits and status notes jdci writes
     committer_email: str = "jdci@localhost"
+    timeout: float = 30.0  # seconds, total, for retries of one GitHub call (429/5xx/unreachable)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,10 @@ def _validate(config: Config) -> None:
         if (value or required) and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{config.source}: {name} = {value!r} is not an http(s) URL")
 
+    for name, value in (("scm.timeout", config.scm.timeout), ("jira.timeout", config.jira.timeout),
+                        ("jenkins.timeout", config.jenkins.timeout)):
+        if not 0 < value <= 3600:
+            raise ConfigError(f"{config.source}: {name} = {value:g} must be more than 0 and at most 3600 seconds")
     events = ("opened", "checks_failed", "merged", "closed")
     for event, name in config.jira.transitions.items():
         if event not in events:

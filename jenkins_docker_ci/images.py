@@ -479,8 +479,9 @@ def _push_with_retries(client: "docker.DockerClient", image: ImagePlan, tag: str
             return 0.5
         return None
 
+    end = time.monotonic() + left
     try:
-        return with_retries(lambda: _push_tag(client, image, tag, secrets), service="registry",
+        return with_retries(lambda: _push_tag(client, image, tag, secrets, end), service="registry",
                             what=f"push of {image.ref(tag)}", deadline=left, retry_on=transient)
     except PushFailed as exc:
         if exc.kind == "credentials":
@@ -490,7 +491,7 @@ def _push_with_retries(client: "docker.DockerClient", image: ImagePlan, tag: str
                               f"({exc}); set REGISTRY_USER and REGISTRY_PASSWORD to an account that may push "
                               f"to {image.repository}") from None
         raise ServiceError("registry", f"push of {image.ref(tag)} failed: {exc}") from None
-    except ServiceError as exc:
+    except (ServiceError, PushTimedOut) as exc:
         raise ServiceError("registry", f"push of {image.ref(tag)} gave up after [image] push_timeout = "
                                        f"{timeout:g} s: {exc}; is the registry up at "
                                        f"{registry_url(image.registry)}?") from None
@@ -505,14 +506,23 @@ def _local_repo_digest(client: "docker.DockerClient", image: ImagePlan) -> str |
     return None
 
 
-def _push_tag(client: "docker.DockerClient", image: ImagePlan, tag: str, secrets: "Secrets") -> str:
+class PushTimedOut(Exception):
+    """The engine was still pushing (it retries failed uploads by itself) when jdci's deadline came."""
+
+
+def _push_tag(client: "docker.DockerClient", image: ImagePlan, tag: str, secrets: "Secrets",
+              end: float = float("inf")) -> str:
     from docker.errors import APIError
 
     digest = ""
+    stream = client.api.push(image.name, tag=tag, stream=True, decode=True, auth_config=_auth_config(secrets))
     try:
         # docker-py reports push failures inside the stream (errorDetail) instead of raising: check every chunk.
-        for chunk in client.api.push(image.name, tag=tag, stream=True, decode=True,
-                                     auth_config=_auth_config(secrets)):
+        for chunk in stream:
+            # the engine's own upload retries ("Retrying in 5 seconds") would outlast push_timeout: the engine
+            # reports progress every second meanwhile, so the deadline is looked at on every line
+            if time.monotonic() > end:
+                raise PushTimedOut("the engine was still retrying the upload")
             if "error" in chunk or "errorDetail" in chunk:
                 detail = chunk.get("errorDetail", {}).get("message") or chunk.get("error", "")
                 raise PushFailed(log.redact(detail.strip()))
@@ -523,6 +533,8 @@ def _push_tag(client: "docker.DockerClient", image: ImagePlan, tag: str, secrets
         raise PushFailed(log.redact(str(exc.explanation or exc))) from None
     except OSError as exc:  # the engine's connection itself (requests wraps most of these in APIError)
         raise PushFailed(f"connection to the Docker engine: {exc}") from None
+    finally:
+        stream.close()
     if not digest:
         raise PushFailed("the engine reported no digest: the registry may not have stored it")
     return digest

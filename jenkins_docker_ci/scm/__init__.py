@@ -150,7 +150,7 @@ def connect(config: "Config", secrets: "Secrets") -> ScmHost:
         if not secrets.github_token:
             raise ConfigError("GITHUB_TOKEN is not set; export a token that can read and merge pull requests")
         return GitHub(config.scm.api_url, config.scm.repository, secrets.github_token,
-                      mergeable_wait=config.merge.mergeable_wait)
+                      mergeable_wait=config.merge.mergeable_wait, deadline=config.scm.timeout)
     from .git import PlainGit
 
     return PlainGit.from_config(config)

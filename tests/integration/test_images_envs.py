@@ -81,7 +81,9 @@ def test_build_failure_names_the_image_and_the_error(tmp_path, unique, docker_cl
 def test_registry_down_is_a_service_error(tmp_path, unique, docker_client):
     sha = make_tiny_app(tmp_path)
     config = tiny_config(tmp_path, unique)
-    config = dataclasses.replace(config, image=dataclasses.replace(config.image, registry="127.0.0.1:5999"))
+    # nothing listens there: retried until push_timeout (kept short here), then exit 4
+    config = dataclasses.replace(config, image=dataclasses.replace(config.image, registry="127.0.0.1:5999",
+                                                                   push_timeout=3))
     with pytest.raises(ServiceError, match="registry 127.0.0.1:5999 not reachable") as info:
         images.build_and_push(config, Secrets(), change_for(tmp_path, sha, unique), commit_time="x",
                               tickets=[], client=docker_client)

@@ -235,7 +235,7 @@ def test_registry_down_exit_4(sandbox, tmp_path, unique, capsys, monkeypatch, no
 
 def test_github_down_exit_4(tmp_path, capsys, monkeypatch):
     config = tmp_path / "jdci.toml"
-    config.write_text('[scm]\napi_url = "http://127.0.0.1:9/api/v3"\nrepository = "acme/x"\n'
+    config.write_text('[scm]\napi_url = "http://127.0.0.1:9/api/v3"\nrepository = "acme/x"\ntimeout = 2\n'
                       '[jira]\nrequire_ticket = "off"\n')
     monkeypatch.setenv("GITHUB_TOKEN", "tok-never-printed")
     code = cli.main(["pr", "--json", "--config", str(config), "--pr", "1", "--workspace", str(tmp_path)])

@@ -117,3 +117,11 @@ def test_approvals_from_defaults_to_write_access_and_is_configurable(tmp_path):
     assert config.load(cwd=tmp_path).gate.approvals_from == ("owner", "MEMBER")  # case does not matter
     (tmp_path / "jdci.toml").write_text('[gate]\napprovals_from = []\n')
     assert config.load(cwd=tmp_path).gate.approvals_from == ()
+
+
+@pytest.mark.parametrize("section", ["scm", "jira", "jenkins"])
+def test_service_timeouts_are_bounded(tmp_path, section):
+    path = tmp_path / "jdci.toml"
+    path.write_text(f"[{section}]\ntimeout = 0\n")
+    with pytest.raises(ConfigError, match=rf"{section}.timeout = 0 must be more than 0 and at most 3600 seconds"):
+        config.load(path)
