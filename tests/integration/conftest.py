@@ -1,11 +1,44 @@
 """Integration fixtures: the real Docker engine and registry (`make services` starts them)."""
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+
+_SESSION_STARTED = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the whole suite, nothing labelled io.jdci.managed=true that this session created may remain
+    (containers, networks, volumes). Another run on the same engine at the same time would count too: set
+    JDCI_LEAK_CHECK=0 when sharing the engine with one."""
+    if os.environ.get("JDCI_LEAK_CHECK") == "0" or not any(
+            item.get_closest_marker("integration") for item in session.items):
+        return
+    from datetime import datetime
+
+    from jenkins_docker_ci.images import engine
+
+    def after_start(stamp: str) -> bool:  # the engine's RFC 3339 times, nanoseconds and all
+        head, _, _ = stamp.partition(".")
+        return datetime.fromisoformat(head.rstrip("Z") + "+00:00").timestamp() >= _SESSION_STARTED - 1
+
+    api = engine().api
+    flt = {"label": "io.jdci.managed=true"}
+    left = [f"container {c['Names'][0]}" for c in api.containers(all=True, filters=flt)
+            if c["Created"] >= _SESSION_STARTED - 1]
+    left += [f"network {n['Name']}" for n in api.networks(filters=flt) if after_start(n["Created"])]
+    left += [f"volume {v['Name']}" for v in (api.volumes(filters=flt) or {}).get("Volumes") or []
+             if after_start(v["CreatedAt"])]
+    if left:
+        session.config.get_terminal_writer().line(
+            "jdci objects left behind by this test session: " + ", ".join(sorted(left)), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
