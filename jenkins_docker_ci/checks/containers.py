@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 ENV_LABEL = "io.jdci.env"  # same label as environments.py, so env down/gc remove a check's strays
 OUTPUT_LIMIT = 64 * 1024  # bytes of output kept for a report: the end, where errors are
+BUFFER_LIMIT = 4 * OUTPUT_LIMIT  # bytes a live follower holds (the report's tail, with room for multi-byte text)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,10 @@ def memory_bytes(text: str) -> int | None:
 def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | None, name: str,
              container_labels: Mapping[str, str], timeout: float, env: Mapping[str, str] | None = None,
              network: str = "", memory: str = "", cpus: float = 0.0, workdir: str = "",
-             stream: Any = None) -> RunOutput:
+             stream: Any = None, what: str = "") -> RunOutput:
     """Run `command` in a new container until it exits or `timeout` seconds pass (then it is killed); returns
-    its exit code and output. The container is removed whatever happens. `stream(bytes)` sees output live."""
+    its exit code and output. The container is removed whatever happens. `stream(bytes)` sees output live.
+    `what` names the image in messages when `image` is a temporary one (a task's base image + code)."""
     import requests
     from docker.errors import APIError, ImageNotFound
 
@@ -74,7 +76,10 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
     timed_out = False
     exit_code: int | None = None
     try:
-        api.start(cid)
+        try:
+            api.start(cid)
+        except APIError as exc:
+            raise _start_error(exc, what or image, command) from None
         deadline = time.monotonic() + timeout
         reader = _Follower(client, cid, stream) if stream is not None else None
         try:
@@ -95,6 +100,16 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
         remove_container(client, cid)
 
 
+def _start_error(exc: Any, image: str, command: list[str] | None) -> JdciError:
+    """The engine refused to start a container: a command missing from the image is the user's to fix."""
+    detail = str(exc.explanation or exc)
+    what = " ".join(command or []) or "the image's default command"
+    if "executable file not found" in detail or "no such file or directory" in detail:
+        return UsageError(f"cannot run `{what}` in {image}: the executable is not in the image ({detail}); "
+                          f"install it in the image or give its full path")
+    return JdciError(f"could not start `{what}` in {image}: {detail}")
+
+
 class _Follower:
     """Follows a container's output on a thread (the main thread waits with a timeout, so a silent command
     cannot block the run), handing each chunk to `stream` as it comes."""
@@ -111,6 +126,8 @@ class _Follower:
         try:
             for chunk in client.api.logs(cid, stdout=True, stderr=True, stream=True, follow=True):
                 self.buffer.extend(chunk)
+                if len(self.buffer) > 2 * BUFFER_LIMIT:  # only the tail is reported: a chatty task must not
+                    del self.buffer[:-BUFFER_LIMIT]  # fill the agent's memory
                 self._stream(chunk)
         except Exception:  # noqa: BLE001 - the output is fetched again after the wait when this fails
             pass
@@ -249,6 +266,11 @@ def ensure_image(client: "docker.DockerClient", ref: str) -> None:
         return
     except ImageNotFound:
         pass
+    except APIError as exc:  # "invalid reference format": the user's typo, not a bug in jdci
+        if exc.status_code == 400:
+            raise UsageError(f"{ref!r} is not an image reference ({exc.explanation or exc}); use "
+                             f"[REGISTRY/]NAME[:TAG] in lower case, e.g. 127.0.0.1:5000/team/app:main") from None
+        raise
     name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
     first = name.split("/", 1)[0]
     if "/" not in name or not ("." in first or ":" in first or first == "localhost"):

@@ -84,8 +84,11 @@ def test_container_helpers():
 
 
 def test_task_dockerfile():
-    assert dockerfile("python:3", "/code", tarball=False) == "FROM python:3\nCOPY code/ /code/\nWORKDIR /code\n"
-    assert dockerfile("python:3", "/srv/app/", tarball=True).splitlines()[1] == "ADD code.tar /srv/app/"
+    assert dockerfile("python:3", "/code", tarball=False) == \
+        'FROM python:3\nCOPY ["code/", "/code/"]\nWORKDIR /code\n'
+    assert dockerfile("python:3", "/srv/app/", tarball=True).splitlines()[1] == 'ADD ["code.tar", "/srv/app/"]'
+    # a workdir with a space is one path, not two arguments of COPY
+    assert dockerfile("python:3", "/my code", tarball=False).splitlines()[1] == 'COPY ["code/", "/my code/"]'
 
 
 def test_check_config_keys_and_validation():
@@ -116,3 +119,17 @@ def test_check_config_errors_name_the_check_and_the_fix(checks, message):
     with pytest.raises(ConfigError, match=None) as error:
         config_module.from_dict({"checks": checks})
     assert message in str(error.value)
+
+
+def test_a_live_follower_keeps_only_the_tail_of_a_huge_output():
+    from types import SimpleNamespace
+
+    from jenkins_docker_ci.checks.containers import BUFFER_LIMIT, _Follower
+
+    chunk = b"x" * 65536 + b"\n"
+    fake = SimpleNamespace(api=SimpleNamespace(logs=lambda *a, **k: iter([chunk] * 200 + [b"the end\n"])))
+    seen: list[int] = []
+    follower = _Follower(fake, "cid", lambda data: seen.append(len(data)))
+    assert follower.finish()
+    assert len(seen) == 201  # every chunk was still streamed live
+    assert len(follower.buffer) <= 2 * BUFFER_LIMIT and follower.buffer.endswith(b"the end\n")

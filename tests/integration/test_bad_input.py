@@ -1,0 +1,55 @@
+"""Bad input, as a careful user would type it: a clear error naming the object and the fix, the exit code of
+DESIGN.md (2 for a user's mistake, never 3), exactly one JSON object on stdout, and nothing left behind."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .test_checks_command import BUSYBOX, task_leftovers, task_objects
+
+pytestmark = pytest.mark.integration
+
+
+def jdci(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "CHANGE_ID", "WORKSPACE", "JDCI_CONFIG")}
+    return subprocess.run([sys.executable, "-m", "jenkins_docker_ci", *args], cwd=cwd, env={**clean, **(env or {})},
+                          capture_output=True, text=True, timeout=300)
+
+
+def failed(ran: subprocess.CompletedProcess[str], code: int) -> dict:
+    """The run failed with `code` and printed one JSON object with an error; returns that error."""
+    assert ran.returncode == code, (ran.returncode, ran.stdout, ran.stderr)
+    payload = json.loads(ran.stdout)
+    assert "Traceback" not in ran.stderr and "internal error" not in ran.stderr
+    return payload["error"]
+
+
+@pytest.mark.parametrize("command", [["nosuchbinary-xyz"], [""]])
+def test_task_run_with_a_command_missing_from_the_image_is_a_usage_error(docker_client, tmp_path, command):
+    before = task_objects(docker_client)
+    ran = jdci("task", "run", "--image", BUSYBOX, "--code", str(tmp_path), "--json", "--", *command)
+    error = failed(ran, 2)
+    assert "not in the image" in error["message"] and BUSYBOX in error["message"]
+    assert task_leftovers(docker_client, before) == []
+
+
+def test_task_run_with_a_malformed_image_reference_is_a_usage_error(docker_client, tmp_path):
+    before = task_objects(docker_client)
+    error = failed(jdci("task", "run", "--image", "Not An Image", "--code", str(tmp_path), "--json", "--", "true"), 2)
+    assert "'Not An Image' is not an image reference" in error["message"]
+    assert task_leftovers(docker_client, before) == []
+
+
+def test_task_run_with_a_workdir_holding_a_space(docker_client, tmp_path):
+    (tmp_path / "data.txt").write_text("hello")
+    before = task_objects(docker_client)
+    ran = jdci("task", "run", "--image", BUSYBOX, "--code", str(tmp_path), "--workdir", "/my code", "--json", "--",
+               "sh", "-c", "pwd; cat data.txt")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["output"] == "/my code\nhello"
+    assert task_leftovers(docker_client, before) == []
