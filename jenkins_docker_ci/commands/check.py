@@ -47,6 +47,16 @@ def _report_dir(args: argparse.Namespace, config: Any) -> Any:
     return Path(workspace) / config.report.directory
 
 
+def _url(url: str) -> str:
+    """--url, checked before any browser or container starts."""
+    from ..errors import UsageError
+
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
+        raise UsageError(f"--url {url!r} is not an http(s) URL; pass the app's base URL, e.g. "
+                         f"http://127.0.0.1:8000 (see `jdci env ls`)")
+    return url.rstrip("/")
+
+
 def _repository(config: Any) -> str:
     return config.image.repository or config.scm.repository.lower()
 
@@ -57,6 +67,8 @@ def cmd_approve(args: argparse.Namespace) -> Any:
 
     config = load_config(args)
     found = secrets()
+    if args.url is not None:
+        args.url = _url(args.url)
     if not args.url:
         approved = approve(config, _report_dir(args, config), checks=args.check, target=args.target,
                            secrets=found)
@@ -96,6 +108,7 @@ def cmd_run(args: argparse.Namespace) -> Any:
     from ..errors import EXIT_NO
 
     config = load_config(args)
+    args.url = _url(args.url)
     directory = _report_dir(args, config)
     target = Target(urls={"app": args.url.rstrip("/")}, network=args.network, env_name=args.network,
                     image=args.image, registry=config.image.registry, repository=_repository(config),

@@ -32,7 +32,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
     a = actions.add_parser("up", help="stand up the PR's environment (kept when healthy at this commit)")
     common(a)
     change_flags(a)
-    a.add_argument("--sha", help="the commit to run (default: git rev-parse HEAD in the workspace; in a Jenkins "
+    from ..cli import _full_sha  # cli.py is loaded: it is the one calling
+
+    a.add_argument("--sha", type=_full_sha, help="the commit to run (default: git rev-parse HEAD in the workspace; in a Jenkins "
                                  "\"merge\" checkout HEAD is a synthetic merge: pass the PR head)")
     a.add_argument("--image", metavar="REF", help="the app image (default: [image] registry/repository:SHA)")
     a.add_argument("--keep-on-failure", action="store_true",
