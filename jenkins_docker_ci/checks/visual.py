@@ -99,6 +99,9 @@ def _one(check: "VisualCheck", browser: "Browser", pr_url: str, baseline: Baseli
         mine = capture(pr_url)
     except JdciError as exc:
         return Shot(page, viewport, "error", f"PR page: {exc}")
+    if mine.status >= 400:  # an error page is no screenshot to compare, nor a baseline to approve
+        return Shot(page, viewport, "error", f"PR page: {pr_url.rstrip('/')}{page} answered HTTP {mine.status}; "
+                                             f"fix the page or [[checks.visual]] pages")
     pr_png = f"visual/{key}.pr.png"
     (report_dir / pr_png).write_bytes(mine.png)
     (report_dir / f"visual/{key}.pr.dom.json").write_text(json.dumps(mine.dom), encoding="utf-8")
@@ -107,6 +110,9 @@ def _one(check: "VisualCheck", browser: "Browser", pr_url: str, baseline: Baseli
             theirs = capture(baseline.url)
         except JdciError as exc:
             return Shot(page, viewport, "error", f"baseline page: {exc}", pr=pr_png)
+        if theirs.status >= 400:  # the target branch lacks the page: a new page has nothing to compare with
+            return Shot(page, viewport, "skipped", f"no baseline: the baseline answers HTTP {theirs.status}",
+                        pr=pr_png)
         base_png_bytes, base_dom = theirs.png, theirs.dom
     elif baseline.kind == "stored" and f"{key}.png" in baseline.files:
         base_png_bytes = baseline.files[f"{key}.png"]

@@ -53,3 +53,53 @@ def test_task_run_with_a_workdir_holding_a_space(docker_client, tmp_path):
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["output"] == "/my code\nhello"
     assert task_leftovers(docker_client, before) == []
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A static site on a free loopback port: "/" exists, anything else answers 404."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.html").write_text("<html><body><h1>Shop</h1></body></html>")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_visual_page_that_answers_404_is_an_error_and_never_becomes_a_baseline(site, tmp_path):
+    store = tmp_path / "baselines"
+    config = tmp_path / "jdci.toml"
+    config.write_text(f"""
+[image]
+repository = "jdci-tests/bad-input"
+[checks]
+baseline_image = ""
+baseline_store = "{store}"
+[[checks.visual]]
+name = "look"
+pages = ["/", "/no-such-page"]
+timeout = 60
+[report]
+directory = "{tmp_path / 'reports'}"
+""")
+    ran = jdci("check", "run", "--url", site, "--config", str(config), "--json")
+    assert ran.returncode == 1, ran.stderr
+    shots = {s["page"]: s for s in json.loads(ran.stdout)["checks"][0]["shots"]}
+    assert shots["/"]["status"] == "skipped"  # no baseline yet
+    assert shots["/no-such-page"]["status"] == "error"
+    assert "answered HTTP 404" in shots["/no-such-page"]["detail"]
+    approved = jdci("check", "approve", "--config", str(config), "--json")
+    assert approved.returncode == 0, approved.stderr
+    assert all("no-such-page" not in name for name in json.loads(approved.stdout)["files"])
