@@ -368,6 +368,9 @@ def _validate_checks(config: Config) -> None:
         raise ConfigError(f"{config.source}: check names must be unique: {', '.join(duplicates)} (one namespace "
                           f"over checks.http, checks.command and checks.visual)")
     for check in checks.http:
+        if not 100 <= check.status <= 599:
+            raise ConfigError(f"{config.source}: checks.http {check.name}: status = {check.status} is not an HTTP "
+                              f"status (100-599)")
         if check.method.upper() not in _HTTP_METHODS:
             raise ConfigError(f"{config.source}: checks.http {check.name}: method {check.method!r} is not one of "
                               f"{', '.join(_HTTP_METHODS)}")
@@ -481,6 +484,8 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong("a number")
+        if value != value or value in (float("inf"), float("-inf")):  # TOML has nan and inf; no timeout is
+            raise wrong("a finite number")  # either, and every deadline computed from them would break
         if value < 0:
             raise wrong("zero or more")
         return float(value)

@@ -76,6 +76,11 @@ def test_secrets_from_env_never_in_repr():
     ('[jira.transitions]\nmergd = "Done"\n', "'mergd' is not a lifecycle event; did you mean 'merged'"),
     ('[jira.transitions]\ntimeout = 5\n', "'timeout' is not a lifecycle event"),
     ('[jira.transitions]\nmerged = 5\n', "merged = '5' is not a transition name"),
+    # TOML's nan and inf are floats: no timeout or limit is either
+    ('[[checks.visual]]\nname = "v"\ntimeout = nan\n', "checks.visual\\[0\\].timeout must be a finite number"),
+    ('[[checks.http]]\nname = "h"\ntimeout = inf\n', "checks.http\\[0\\].timeout must be a finite number"),
+    ('[preprod]\nhealth_timeout = -inf\n', "preprod.health_timeout must be a finite number"),
+    ('[[checks.http]]\nname = "h"\nstatus = 99999\n', "status = 99999 is not an HTTP status"),
 ])
 def test_values_are_validated_at_load(tmp_path, text, message):
     (tmp_path / "jdci.toml").write_text(text)
