@@ -335,6 +335,7 @@ def _validate(config: Config) -> None:
     for problem in stack_problems(config.preprod):
         raise ConfigError(f"{config.source}: {problem}")
     _validate_checks(config)
+    _validate_durations(config)
     unknown = [a for a in config.gate.approvals_from if a.upper() not in AUTHOR_ASSOCIATIONS]
     if unknown:
         raise ConfigError(f"{config.source}: gate.approvals_from: {', '.join(repr(a) for a in unknown)} is not a "
@@ -346,6 +347,24 @@ def _validate(config: Config) -> None:
         problem = repository_problem(config.image.repository)
         if problem:
             raise ConfigError(f"{config.source}: image.repository = {config.image.repository!r}: {problem}")
+
+
+_LONGEST = 7 * 86400.0  # seconds: no wait of jdci's is longer; 1e300 would overflow every clock it meets
+
+
+def _validate_durations(config: Config) -> None:
+    """Every timeout, wait and poll interval (seconds) fits in a week."""
+    sections: list[tuple[str, Any]] = [(f.name, getattr(config, f.name)) for f in dataclasses.fields(config)
+                                       if dataclasses.is_dataclass(getattr(config, f.name))]
+    sections += [(f"checks.{kind} {c.name}", c) for kind in ("http", "command", "visual")
+                 for c in getattr(config.checks, kind)]
+    for where, section in sections:
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and ("timeout" in f.name or f.name.endswith(("_wait", "poll_max"))) \
+                    and value > _LONGEST:
+                raise ConfigError(f"{config.source}: {where}: {f.name} = {value:g} seconds is longer than a week "
+                                  f"({_LONGEST:g}); use a shorter one")
 
 
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

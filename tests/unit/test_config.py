@@ -81,6 +81,10 @@ def test_secrets_from_env_never_in_repr():
     ('[[checks.http]]\nname = "h"\ntimeout = inf\n', "checks.http\\[0\\].timeout must be a finite number"),
     ('[preprod]\nhealth_timeout = -inf\n', "preprod.health_timeout must be a finite number"),
     ('[[checks.http]]\nname = "h"\nstatus = 99999\n', "status = 99999 is not an HTTP status"),
+    ('[[checks.command]]\nname = "c"\ncommand = "true"\ntimeout = 1e300\n',
+     "checks.command c: timeout = 1e\\+300 seconds is longer than a week"),
+    ('[jenkins]\nwait_timeout = 1e12\n', "jenkins: wait_timeout = 1e\\+12 seconds is longer than a week"),
+    ('[preprod]\nhealth_timeout = 9e9\n', "preprod: health_timeout"),
 ])
 def test_values_are_validated_at_load(tmp_path, text, message):
     (tmp_path / "jdci.toml").write_text(text)
