@@ -185,6 +185,14 @@ def resolve_env(env: Mapping[str, str], environ: Mapping[str, str], where: str) 
     return out, secrets
 
 
+def referenced_secrets(preprod: "PreprodConfig", environ: Mapping[str, str]) -> list[str]:
+    """The values of every "${NAME}" the stack's env refers to that is set (pure): what `env logs` masks,
+    in a process that did not start the environment."""
+    envs = [preprod.env, *(service.env for service in preprod.services)]
+    return [environ[name] for env in envs for value in env.values() for name in _SECRET_REF.findall(value)
+            if environ.get(name)]
+
+
 def preview_url(template: str, *, port: int, host: str, pr: int | None, name: str, sha: str) -> str:
     return template.format(port=port, host=host, pr=pr if pr is not None else "", name=name, sha=sha[:12])
 

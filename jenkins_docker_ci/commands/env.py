@@ -152,7 +152,21 @@ def cmd_logs(args: argparse.Namespace) -> Any:
     from .. import cli, environments
     from ..cli import Outcome
 
-    name = args.name or _env_of(args, cli.load_config(args), "logs")
+    import os
+
+    from .. import log
+    from ..errors import ConfigError
+    from ..stack import referenced_secrets
+
+    try:
+        config = cli.load_config(args)
+    except ConfigError:
+        if not args.name:
+            raise
+        config = None  # a named environment's log is readable with a broken jdci.toml
+    name = args.name or _env_of(args, config, "logs")
+    if config is not None:  # the app may print its ${SECRET}s: mask them as `env up` did
+        log.redact_values(referenced_secrets(config.preprod, os.environ))
     text = environments.logs(name, args.service, tail=max(1, min(args.tail, 100000)))
     return Outcome(EXIT_OK, {"name": name, "service": args.service, "log": text}, text.rstrip("\n"))
 

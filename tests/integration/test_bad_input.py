@@ -103,3 +103,39 @@ directory = "{tmp_path / 'reports'}"
     approved = jdci("check", "approve", "--config", str(config), "--json")
     assert approved.returncode == 0, approved.stderr
     assert all("no-such-page" not in name for name in json.loads(approved.stdout)["files"])
+
+
+def test_env_logs_masks_the_stacks_secrets_in_a_process_that_did_not_start_it(tmp_path, unique, docker_client,
+                                                                               no_leaks):
+    from .conftest import make_tiny_app
+    from .test_env_lifecycle import build_tiny
+
+    sha = make_tiny_app(tmp_path)
+    image = build_tiny(docker_client, tmp_path, unique, sha)
+    repository = f"jdci-tests/envs-{unique}"
+    config = tmp_path / "jdci.toml"
+    config.write_text(f"""
+[scm]
+repository = "{repository}"
+[image]
+registry = ""
+repository = "{repository}"
+[preprod]
+health_path = "/healthz"
+command = "sh -c 'echo password is $DB_PASSWORD; exec httpd -f -p 8000 -h /www'"
+[preprod.env]
+DB_PASSWORD = "${{BAD_INPUT_DB_PASSWORD}}"
+[report]
+directory = "{tmp_path / 'reports'}"
+""")
+    secret = {"BAD_INPUT_DB_PASSWORD": f"s3cret-{unique}"}
+    common = ["--pr", "31", "--config", str(config), "--workspace", str(tmp_path)]
+    up = jdci("env", "up", "--sha", sha, "--image", image, "--json", *common, env=secret)
+    try:
+        assert up.returncode == 0, up.stderr
+        logs = jdci("env", "logs", "app", "--json", *common, env=secret)
+        assert logs.returncode == 0, logs.stderr
+        assert json.loads(logs.stdout)["log"] == "password is ***\n"
+        assert secret["BAD_INPUT_DB_PASSWORD"] not in logs.stdout + logs.stderr
+    finally:
+        assert jdci("env", "down", *common).returncode == 0
