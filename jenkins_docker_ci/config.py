@@ -133,7 +133,7 @@ class CommandCheck:
     name: str
     command: str  # run by /bin/sh -c inside the container
     image: str = ""  # default: the PR's image
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
     timeout: float = 300.0  # then the container is killed and the check errors
     required: bool = True
     memory: str = "512m"  # docker's memory limit ("" = none)

@@ -139,3 +139,33 @@ directory = "{tmp_path / 'reports'}"
         assert secret["BAD_INPUT_DB_PASSWORD"] not in logs.stdout + logs.stderr
     finally:
         assert jdci("env", "down", *common).returncode == 0
+
+
+def test_check_run_without_network_runs_command_checks_with_secrets_masked_in_the_reports(site, tmp_path, unique,
+                                                                                         docker_client):
+    secret = f"tok-{unique}-secret"
+    reports = tmp_path / "reports"
+    config = tmp_path / "jdci.toml"
+    config.write_text(f"""
+[[checks.command]]
+name = "api-token"
+image = "{BUSYBOX}"
+command = "test -n \\"$TOKEN\\" && echo token is $TOKEN"
+[checks.command.env]
+TOKEN = "${{BAD_INPUT_API_TOKEN}}"
+[report]
+directory = "{reports}"
+""")
+    before = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "io.jdci.check"})}
+    ran = jdci("check", "run", "--url", site, "--config", str(config), "--json",
+               env={"BAD_INPUT_API_TOKEN": secret})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    check = json.loads(ran.stdout)["checks"][0]
+    assert check["status"] == "passed"
+    assert secret not in ran.stdout + ran.stderr
+    for report in reports.rglob("*"):
+        if report.is_file():
+            assert secret not in report.read_text(errors="replace"), report
+    assert "token is ***" in (reports / "jdci-checks.xml").read_text()
+    after = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "io.jdci.check"})}
+    assert after <= before
