@@ -169,3 +169,15 @@ directory = "{reports}"
     assert "token is ***" in (reports / "jdci-checks.xml").read_text()
     after = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "io.jdci.check"})}
     assert after <= before
+
+
+@pytest.mark.parametrize("command", [["image", "push"], ["image", "build", "--push"]])
+def test_push_without_a_registry_is_a_config_error_before_any_build(tmp_path, unique, docker_client, command):
+    from .conftest import make_tiny_app
+
+    make_tiny_app(tmp_path)
+    repository = f"jdci-tests/bad-input-{unique}"
+    (tmp_path / "jdci.toml").write_text(f'[image]\nregistry = ""\nrepository = "{repository}"\n')
+    error = failed(jdci(*command, "--pr", "3", "--json", cwd=tmp_path), 2)
+    assert "[image] registry is empty" in error["message"]
+    assert not docker_client.api.images(name=repository)  # nothing built
