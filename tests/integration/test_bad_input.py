@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from .registry_support import ROOT
 from .test_checks_command import BUSYBOX, task_leftovers, task_objects
 
 pytestmark = pytest.mark.integration
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 def jdci(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "CHANGE_ID", "WORKSPACE", "JDCI_CONFIG")}
+    clean["PYTHONPATH"] = str(ROOT)  # from any folder (cwd=), this checkout's jdci
     return subprocess.run([sys.executable, "-m", "jenkins_docker_ci", *args], cwd=cwd, env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=300)
 
