@@ -214,7 +214,7 @@ def check_sources(image: ImagePlan) -> None:
                               f"[image] target in jdci.toml")
 
 
-def _need_registry(registry: str, what: str) -> None:
+def need_registry(registry: str, what: str) -> None:
     if not registry:
         raise ConfigError(f"cannot {what}: [image] registry is empty (local images only); set it to the "
                           f"registry's HOST:PORT, e.g. \"127.0.0.1:5000\"")
@@ -224,7 +224,7 @@ def check_registry(registry: str, secrets: "Secrets", deadline: float = 10.0) ->
     """The registry answers its API root, and takes the credentials when it checks them there (Basic auth)."""
     from .http import HttpClient
 
-    _need_registry(registry, "push")
+    need_registry(registry, "push")
 
     auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
     try:
@@ -455,7 +455,7 @@ def push(client: "docker.DockerClient", image: ImagePlan, secrets: "Secrets",
     Transient failures are retried with backoff until `timeout` seconds have passed since the push began."""
     from .registry import Registry
 
-    _need_registry(image.registry, f"push {image.ref()}")
+    need_registry(image.registry, f"push {image.ref()}")
     log.redact_values(secrets.values())
     started = time.monotonic()
     registry = Registry(image.registry, secrets, deadline=timeout)

@@ -95,6 +95,7 @@ def cmd_push(args: argparse.Namespace) -> Any:
     from ..cli import Outcome
 
     config, secrets, image = _plan(args)
+    images.need_registry(image.registry, f"push {image.ref()}")  # the config's mistake before the build's
     client = images.engine()
     try:
         client.api.inspect_image(image.ref())
