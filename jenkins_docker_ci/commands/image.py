@@ -119,6 +119,13 @@ def cmd_promote(args: argparse.Namespace) -> Any:
 
 
 def _repository(args: argparse.Namespace, config: Any) -> str:
+    if args.repository:  # a typo would match no image and report "nothing to prune": say it instead
+        from ..registry import parse_ref
+
+        ref = parse_ref(args.repository)
+        if ref.tag or ref.digest:
+            raise UsageError(f"--repository {args.repository!r} names an image, not a repository; drop the "
+                             f"{':' + ref.tag if ref.tag else '@' + ref.digest}")
     return args.repository or config.image.repository
 
 
