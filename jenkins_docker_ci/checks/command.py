@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import CheckResult
-from ..errors import JdciError
+from ..errors import Interrupted, JdciError
 
 if TYPE_CHECKING:
     import docker
@@ -50,6 +50,8 @@ def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
             container_labels=containers.labels("check", env=env_name, extra={"io.jdci.check": check.name}),
             timeout=check.timeout, env=env, network=network, memory=check.memory, cpus=check.cpus,
             workdir=check.workdir)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return CheckResult(check.name, "error", str(exc), time.monotonic() - started, image, kind="command",
                            required=check.required)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from . import CheckResult, Shot
 from .baselines import shot_key
-from ..errors import JdciError
+from ..errors import Interrupted, JdciError
 
 if TYPE_CHECKING:
     from ..config import VisualCheck
@@ -63,6 +63,8 @@ def run(check: "VisualCheck", *, pr_url: str, baseline: Baseline, report_dir: Pa
                 shots = _shots(check, own, pr_url, baseline, report_dir, deadline)
         else:
             shots = _shots(check, browser, pr_url, baseline, report_dir, deadline)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return CheckResult(check.name, "error", str(exc), time.monotonic() - started, pr_url, kind="visual",
                            required=check.required, shots=tuple(shots))
@@ -97,6 +99,8 @@ def _one(check: "VisualCheck", browser: "Browser", pr_url: str, baseline: Baseli
 
     try:
         mine = capture(pr_url)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return Shot(page, viewport, "error", f"PR page: {exc}")
     if mine.status >= 400:  # an error page is no screenshot to compare, nor a baseline to approve
@@ -108,6 +112,8 @@ def _one(check: "VisualCheck", browser: "Browser", pr_url: str, baseline: Baseli
     if baseline.kind == "live":
         try:
             theirs = capture(baseline.url)
+        except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+            raise
         except JdciError as exc:
             return Shot(page, viewport, "error", f"baseline page: {exc}", pr=pr_png)
         if theirs.status >= 400:  # the target branch lacks the page: a new page has nothing to compare with

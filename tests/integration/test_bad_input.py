@@ -183,3 +183,61 @@ def test_push_without_a_registry_is_a_config_error_before_any_build(tmp_path, un
     error = failed(jdci(*command, "--pr", "3", "--json", cwd=tmp_path), 2)
     assert "[image] registry is empty" in error["message"]
     assert not docker_client.api.images(name=repository)  # nothing built
+
+
+@pytest.fixture
+def silent_site():
+    """A loopback port that accepts connections and never answers: a page that never loads."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_sigterm_during_a_visual_check_stops_the_run_with_143(silent_site, tmp_path):
+    import signal
+
+    config = tmp_path / "jdci.toml"
+    config.write_text(f"""
+[checks]
+baseline_image = ""
+baseline_store = "{tmp_path / 'baselines'}"
+[[checks.visual]]
+name = "look"
+timeout = 120
+[report]
+directory = "{tmp_path / 'reports'}"
+""")
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "CHANGE_ID", "WORKSPACE")}
+    env["PYTHONPATH"] = str(ROOT)
+    with subprocess.Popen([sys.executable, "-m", "jenkins_docker_ci", "check", "run", "--url", silent_site,
+                           "--config", str(config), "--json"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        for line in process.stderr:  # the baseline is decided: next the browser opens the page that never loads
+            if "baseline:" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    assert process.returncode == 143, out + err
+    assert json.loads(out)["error"]["kind"] == "interrupted"
