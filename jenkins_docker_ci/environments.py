@@ -152,6 +152,8 @@ def _is_ancestor(older: str, newer: str, pr_head: Callable[[], str | None] | Non
     if pr_head is not None:
         try:
             head = pr_head()
+        except Interrupted:  # an abort stops `up` before it creates anything
+            raise
         except Exception as exc:  # noqa: BLE001 - one source of truth failing leaves the other
             log.warn("preprod", f"could not read the PR's head from the SCM host ({exc}); asking git")
             head = None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from . import log
-from .errors import BuildError, ConfigError, JdciError, ServiceError
+from .errors import BuildError, ConfigError, Interrupted, JdciError, ServiceError
 from .registry import MANIFEST_TYPES, registry_url
 
 if TYPE_CHECKING:
@@ -399,6 +399,8 @@ def _cache_image(client: "docker.DockerClient", image: ImagePlan, secrets: "Secr
                 if "error" in chunk or "errorDetail" in chunk:
                     raise ServiceError("registry", chunk.get("error") or str(chunk.get("errorDetail")))
             return [ref]
+    except Interrupted:  # an abort stops the build; it is no missing cache
+        raise
     except (JdciError, APIError) as exc:
         log.warn("build", f"no build cache from the registry: {exc}")
     return []

@@ -227,12 +227,14 @@ def _pr_is_open(config: "Config", secrets: Any) -> Callable[[Any], bool] | None:
 
     def is_open(env: Any) -> bool:
         from .. import log
-        from ..errors import JdciError
+        from ..errors import Interrupted, JdciError
 
         if env.repository != host.repository or not env.pr.isdigit():
             return True  # not ours to judge
         try:
             return host.pull_request(int(env.pr)).state == "open"
+        except Interrupted:  # an abort stops gc; it is no unreadable PR
+            raise
         except JdciError as exc:  # one unreadable PR keeps its environment (the TTL still applies)
             log.warn("gc", f"kept {env.name}: could not read PR #{env.pr} of {env.repository} ({exc})")
             return True
