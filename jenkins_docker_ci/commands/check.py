@@ -83,6 +83,11 @@ def cmd_approve(args: argparse.Namespace) -> Any:
 
     if not config.checks.visual:
         raise UsageError(f"{config.source} has no [[checks.visual]]: nothing to approve")
+    known = [c.name for c in config.checks.visual]
+    unknown = [name for name in args.check if name not in known]
+    if unknown:  # before Chromium takes every page's screenshot
+        raise UsageError(f"--check {', '.join(unknown)}: no such [[checks.visual]] in {config.source} "
+                         f"(there: {', '.join(known)})")
     visual_only = dataclasses.replace(config.checks, http=(), command=(), baseline_image="", slack=False)
     branch = args.target or os.environ.get("CHANGE_TARGET") or "main"
     directory = Path(tempfile.mkdtemp(prefix="jdci-approve-"))

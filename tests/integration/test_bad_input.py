@@ -241,3 +241,14 @@ directory = "{tmp_path / 'reports'}"
         out, err = process.communicate(timeout=120)
     assert process.returncode == 143, out + err
     assert json.loads(out)["error"]["kind"] == "interrupted"
+
+
+def test_check_approve_url_with_an_unknown_check_is_refused_before_any_screenshot(site, tmp_path):
+    config = tmp_path / "jdci.toml"
+    config.write_text(f'[checks]\nbaseline_image = ""\nbaseline_store = "{tmp_path / "b"}"\n'
+                      f'[[checks.visual]]\nname = "look"\n')
+    ran = jdci("check", "approve", "--url", site, "--check", "lok", "--config", str(config), "--json")
+    error = failed(ran, 2)
+    assert "--check lok: no such [[checks.visual]]" in error["message"] and "(there: look)" in error["message"]
+    assert "baseline:" not in ran.stderr  # no check ran
+    assert not (tmp_path / "b").exists()
