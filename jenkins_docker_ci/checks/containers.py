@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 ENV_LABEL = "io.jdci.env"  # same label as environments.py, so env down/gc remove a check's strays
 OUTPUT_LIMIT = 64 * 1024  # bytes of output kept for a report: the end, where errors are
+TAIL_LINES = 5000  # lines asked of the engine when the output was not followed live
 BUFFER_LIMIT = 4 * OUTPUT_LIMIT  # bytes a live follower holds (the report's tail, with room for multi-byte text)
 
 
@@ -94,7 +95,9 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
         if reader is not None and reader.finish():
             output = bytes(reader.buffer)
         else:
-            output = api.logs(cid, stdout=True, stderr=True, tail="all")
+            # the last lines only: the report keeps OUTPUT_LIMIT bytes, and "all" of a chatty task's log is
+            # read into memory several times over by docker-py (50 MB of output took 500 MB)
+            output = api.logs(cid, stdout=True, stderr=True, tail=TAIL_LINES)
         return RunOutput(exit_code, _tail(output), timed_out, name)
     finally:
         remove_container(client, cid)
@@ -118,6 +121,7 @@ class _Follower:
         import threading
 
         self.buffer = bytearray()
+        self.received = 0  # bytes seen in all (the buffer keeps the tail)
         self._stream = stream
         self._thread = threading.Thread(target=self._follow, args=(client, cid), daemon=True)
         self._thread.start()
@@ -126,6 +130,7 @@ class _Follower:
         try:
             for chunk in client.api.logs(cid, stdout=True, stderr=True, stream=True, follow=True):
                 self.buffer.extend(chunk)
+                self.received += len(chunk)
                 if len(self.buffer) > 2 * BUFFER_LIMIT:  # only the tail is reported: a chatty task must not
                     del self.buffer[:-BUFFER_LIMIT]  # fill the agent's memory
                 self._stream(chunk)
@@ -133,8 +138,12 @@ class _Follower:
             pass
 
     def finish(self) -> bool:
-        """True when the follower saw the end of the output (it ends when the container stops)."""
-        self._thread.join(timeout=10)
+        """True when the follower saw the end of the output (it ends when the container stops). A long output
+        is still being relayed after the container exits: wait while it moves, so the console gets its end."""
+        seen = -1
+        while self._thread.is_alive() and self.received != seen:
+            seen = self.received
+            self._thread.join(timeout=10)
         return not self._thread.is_alive()
 
 
