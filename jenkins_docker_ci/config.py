@@ -123,7 +123,7 @@ class HttpCheck:
     regex: str = ""  # a regular expression the body must match (re.search)
     json: Mapping[str, str] = field(default_factory=dict)  # dotted path ("items.0.name") -> expected value
     body: str = ""  # request body (e.g. JSON for a POST)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
 
 
 @dataclass(frozen=True)

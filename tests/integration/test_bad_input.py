@@ -252,3 +252,48 @@ def test_check_approve_url_with_an_unknown_check_is_refused_before_any_screensho
     assert "--check lok: no such [[checks.visual]]" in error["message"] and "(there: look)" in error["message"]
     assert "baseline:" not in ran.stderr  # no check ran
     assert not (tmp_path / "b").exists()
+
+
+def test_http_check_headers_take_secrets_from_the_environment_and_mask_them(tmp_path, unique):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    secret = f"api-{unique}-secret"
+
+    class EchoesAuthorization(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.headers.get("Authorization") == f"Bearer {secret}"
+            body = f"you sent {self.headers.get('Authorization')}".encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoesAuthorization)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    reports = tmp_path / "reports"
+    config = tmp_path / "jdci.toml"
+    config.write_text(f"""
+[[checks.http]]
+name = "api"
+path = "/me"
+[checks.http.headers]
+Authorization = "Bearer ${{BAD_INPUT_API_TOKEN}}"
+[report]
+directory = "{reports}"
+""")
+    try:
+        ran = jdci("check", "run", "--url", f"http://127.0.0.1:{server.server_address[1]}", "--config", str(config),
+                   "--json", env={"BAD_INPUT_API_TOKEN": secret})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert json.loads(ran.stdout)["checks"][0]["status"] == "passed"
+    assert secret not in ran.stdout + ran.stderr
+    texts = [p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()]
+    assert texts and not any(secret in text for text in texts)
+    assert any("you sent Bearer ***" in text for text in texts)
