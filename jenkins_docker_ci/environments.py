@@ -64,6 +64,30 @@ class Environment:
                 "network": self.network, "urls": dict(self.urls), "services": list(self.services), "sha": self.sha}
 
 
+def _ensure_image(client: "docker.DockerClient", ref: str, service: str, environ: Mapping[str, str]) -> None:
+    """`ref` is on the engine, pulled from its registry when it names one (the build ran on another agent)."""
+    from docker.errors import APIError, ImageNotFound
+
+    from .checks.containers import ensure_image
+    from .errors import UsageError
+
+    try:
+        client.api.inspect_image(ref)
+        return
+    except ImageNotFound:
+        pass
+    except APIError as exc:
+        raise PreprodError(f"image {ref!r} of {service} is not an image reference ({exc.explanation or exc}); "
+                           f"fix --image or [[preprod.services]] image") from None
+    log.say("preprod", f"pulling {ref} for {service}")
+    try:
+        user = environ.get("REGISTRY_USER", "")
+        ensure_image(client, ref, auth={"username": user, "password": environ.get("REGISTRY_PASSWORD", "")}
+                     if user else None)
+    except UsageError as exc:
+        raise PreprodError(f"image of {service}: {exc}") from None
+
+
 def _engine() -> "docker.DockerClient":
     from .images import engine
 
@@ -106,6 +130,9 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     base = Path(config.root)  # service Dockerfiles are relative to the jdci.toml that names them
     service_images = {s.name: image_ref if s.image == APP_IMAGE else s.image
                       or _service_image(config, client, repository, s, base) for s in preprod.services}
+    # before the running environment is replaced: a typo in --image must not leave the PR without one
+    for service, ref in {**{s: r for s, r in service_images.items() if r != image_ref}, APP: image_ref}.items():
+        _ensure_image(client, ref, service, environ)
 
     with _locked(name, timeout=max(900.0, preprod.health_timeout * (len(waves) + 3))):
         existing = _find(client, name)

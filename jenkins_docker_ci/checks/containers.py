@@ -265,7 +265,7 @@ def add_bytes(archive: tarfile.TarFile, path: str, data: bytes, mode: int = 0o64
     archive.addfile(info, io.BytesIO(data))
 
 
-def ensure_image(client: "docker.DockerClient", ref: str) -> None:
+def ensure_image(client: "docker.DockerClient", ref: str, auth: Mapping[str, str] | None = None) -> None:
     """Make sure `ref` is on the engine before a build starts FROM it: the classic builder would otherwise
     try to pull it, from Docker Hub for a name without a registry. Refs in a named registry are pulled."""
     from docker.errors import APIError, ImageNotFound
@@ -280,13 +280,16 @@ def ensure_image(client: "docker.DockerClient", ref: str) -> None:
             raise UsageError(f"{ref!r} is not an image reference ({exc.explanation or exc}); use "
                              f"[REGISTRY/]NAME[:TAG] in lower case, e.g. 127.0.0.1:5000/team/app:main") from None
         raise
-    name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    if "@" in ref:  # REPO@sha256:... (the engine takes a digest where a tag goes)
+        name, _, tag = ref.partition("@")
+    else:
+        name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
     first = name.split("/", 1)[0]
     if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
         raise UsageError(f"image {ref} is not on the Docker engine and names no registry to pull it from; build "
                          f"it, or give its registry (e.g. 127.0.0.1:5000/{ref})")
     try:
-        client.api.pull(name, tag=tag)
+        client.api.pull(name, tag=tag, auth_config=dict(auth) if auth else None)
     except APIError as exc:
         raise UsageError(f"image {ref} not found on the engine nor in its registry: {exc.explanation or exc}") \
             from None

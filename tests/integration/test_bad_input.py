@@ -297,3 +297,36 @@ directory = "{reports}"
     texts = [p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()]
     assert texts and not any(secret in text for text in texts)
     assert any("you sent Bearer ***" in text for text in texts)
+
+
+def test_env_up_pulls_an_image_only_in_the_registry_and_a_bad_image_keeps_the_running_env(tmp_path, unique,
+                                                                                          docker_client, no_leaks):
+    from .conftest import make_tiny_app
+    from .test_env_lifecycle import build_tiny
+
+    sha = make_tiny_app(tmp_path)
+    local = build_tiny(docker_client, tmp_path, unique, sha)
+    repository = f"jdci-tests/envs-{unique}"
+    remote = f"127.0.0.1:5000/{repository}:{sha}"
+    docker_client.api.tag(local, f"127.0.0.1:5000/{repository}", sha)
+    for chunk in docker_client.api.push(f"127.0.0.1:5000/{repository}", tag=sha, stream=True, decode=True):
+        assert "error" not in chunk, chunk
+    docker_client.api.remove_image(remote)  # as on another agent than the one that built it
+    config = tmp_path / "jdci.toml"
+    config.write_text(f'[scm]\nrepository = "{repository}"\n[image]\nregistry = "127.0.0.1:5000"\n'
+                      f'repository = "{repository}"\n[preprod]\nhealth_path = "/healthz"\n'
+                      f'[report]\ndirectory = "{tmp_path / "reports"}"\n')
+    common = ["--pr", "41", "--config", str(config), "--workspace", str(tmp_path), "--json"]
+    try:
+        up = jdci("env", "up", "--sha", sha, *common)  # the default image: [image] registry/repository:SHA
+        assert up.returncode == 0, up.stderr
+        running = json.loads(up.stdout)
+        assert running["status"] == "up" and running["image"] == remote
+        typo = jdci("env", "up", "--sha", "f" * 40, "--image", f"127.0.0.1:5000/{repository}:nosuch", *common)
+        error = failed(typo, 1)
+        assert "not found on the engine nor in its registry" in error["message"]
+        listed = json.loads(jdci("env", "ls", "--json", "--config", str(config)).stdout)["environments"]
+        assert [(e["name"], e["sha"]) for e in listed] == [(running["name"], sha)]  # still there, untouched
+    finally:
+        assert jdci("env", "down", *common).returncode == 0
+        docker_client.api.remove_image(remote, force=True)
