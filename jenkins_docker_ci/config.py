@@ -97,7 +97,7 @@ class PreprodConfig:
     health_path: str = "/healthz"  # "" = use the image's HEALTHCHECK
     health_timeout: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
-    ttl_hours: float = 72.0
+    ttl_hours: float = 72.0  # `jdci env gc` removes environments older than this; 0 = no TTL
     services: tuple[ServiceSpec, ...] = ()
     command: str = ""  # the app's command ("" = the image's CMD)
     init: str = ""  # a one-off command in the app image (a migration), after the services, before the app

@@ -71,6 +71,8 @@ def expired(labels: Mapping[str, str], now: float, ttl_hours: float) -> bool:
     existed count from io.jdci.created with `ttl_hours`."""
     if labels.get(EXPIRES_LABEL, "").isdigit():
         return now > int(labels[EXPIRES_LABEL])
+    if not ttl_hours:  # 0 = no TTL, as at creation (no io.jdci.expires): not "expired at once"
+        return False
     created = labels.get("io.jdci.created", "0")
     return now - (int(created) if created.isdigit() else 0) > ttl_hours * 3600
 

@@ -91,6 +91,9 @@ def test_labels_carry_expiry_and_never_env_values():
     assert labels["io.jdci.managed"] == "true" and labels["io.jdci.env"] == "env"
     assert expired(labels, now=1000 + 7201, ttl_hours=999) and not expired(labels, now=1000 + 7199, ttl_hours=0)
     assert expired({"io.jdci.created": "1000"}, now=1000 + 3601, ttl_hours=1)  # labelled before io.jdci.expires
+    # ttl_hours = 0 makes no io.jdci.expires label: such an environment has no TTL, it is not expired at once
+    assert env_labels("e", "a/b", 1, "s" * 40, "app", created=1000, ttl_hours=0).get("io.jdci.expires") is None
+    assert not expired({"io.jdci.created": "1000"}, now=1000 + 86400 * 365, ttl_hours=0)
 
 
 def never(a: str, b: str) -> bool | None:
