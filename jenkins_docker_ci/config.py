@@ -415,6 +415,9 @@ def _validate_checks(config: Config) -> None:
         for viewport in visual.viewports:
             if not re.fullmatch(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}", viewport):
                 raise ConfigError(f"{where}: viewport {viewport!r} is not WIDTHxHEIGHT, e.g. \"1280x800\"")
+            if max(int(side) for side in viewport.split("x")) > 8192:  # 20000x20000 = 1.6 GB per screenshot
+                raise ConfigError(f"{where}: viewport {viewport!r} is larger than 8192 pixels on a side; use a "
+                                  f"screen size, e.g. \"1920x1080\"")
         for key in ("threshold", "max_diff_ratio"):
             if not 0 <= getattr(visual, key) <= 1:
                 raise ConfigError(f"{where}: {key} = {getattr(visual, key)} must be between 0 and 1")

@@ -83,6 +83,7 @@ def test_secrets_from_env_never_in_repr():
     ('[[checks.http]]\nname = "h"\nstatus = 99999\n', "status = 99999 is not an HTTP status"),
     ('[[checks.command]]\nname = "c"\ncommand = "true"\ntimeout = 1e300\n',
      "checks.command c: timeout = 1e\\+300 seconds is longer than a week"),
+    ('[[checks.visual]]\nname = "v"\nviewports = ["20000x20000"]\n', "larger than 8192 pixels on a side"),
     ('[jenkins]\nwait_timeout = 1e12\n', "jenkins: wait_timeout = 1e\\+12 seconds is longer than a week"),
     ('[preprod]\nhealth_timeout = 9e9\n', "preprod: health_timeout"),
 ])
