@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
@@ -108,6 +109,18 @@ def problems(preprod: "PreprodConfig") -> list[str]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         found.append(f"[[preprod.services]]: names must be unique: {', '.join(duplicates)}")
+    # commands are split like a shell line: an unbalanced quote would only fail once containers run
+    commands = [("[preprod] command", preprod.command), ("[preprod] init", preprod.init)]
+    for service in preprod.services:
+        where = f"[[preprod.services]] {service.name!r}"
+        commands += [(f"{where}: command", service.command), (f"{where}: init", service.init)]
+        if service.health and not service.health.startswith("/"):
+            commands.append((f"{where}: health", service.health))
+    for where, command in commands:
+        try:
+            shlex.split(command)
+        except ValueError as exc:
+            found.append(f"{where} = {command!r} cannot be split into words ({exc}); balance its quotes")
     if not found:
         try:
             start_levels(preprod.services)

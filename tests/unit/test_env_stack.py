@@ -38,10 +38,18 @@ def test_a_cycle_is_named():
     (service("db", depends_on=("nope",)), "depends_on 'nope' is not a service here"),
     (service("db", volumes=("/host/path:/data",)), "NAME:/absolute/path"),
     (service("db", volumes=("data:relative",)), "NAME:/absolute/path"),
+    (service("db", command="sh -c 'echo"), "'db': command = \"sh -c 'echo\" cannot be split"),
+    (service("db", health="test -e '/tmp"), "'db': health"),
+    (service("db", init="echo \"x"), "'db': init"),
 ])
 def test_spec_problems_name_the_service_and_the_fix(spec, fragment):
     found = problems(PreprodConfig(services=(spec,)))
     assert len(found) == 1 and fragment in found[0], found
+
+
+def test_unbalanced_quotes_in_the_apps_command_or_init_are_config_errors():
+    assert "[preprod] command" in problems(PreprodConfig(command="sh -c 'echo"))[0]
+    assert "[preprod] init" in problems(PreprodConfig(init="python3 'migrate.py"))[0]
 
 
 def test_good_spec_and_duplicates():
