@@ -34,6 +34,8 @@ def test_bad_usage_with_json_prints_one_object_and_exits_2(capsys):
     (["image", "ls", "--repository", "acme/shop:pr-7"], "names an image, not a repository; drop the :pr-7"),
     (["check", "run", "--url", "notaurl"], "--url 'notaurl' is not an http(s) URL"),
     (["check", "approve", "--url", "127.0.0.1:8000"], "is not an http(s) URL"),
+    (["check", "run", "--url", "http://127.0.0.1:9", "--report-dir", "/proc/jdci-nope"],
+     "report folder /proc/jdci-nope cannot be made"),
 ])
 def test_bad_values_are_refused_before_any_work(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv, "--json")
