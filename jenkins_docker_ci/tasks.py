@@ -59,6 +59,9 @@ def build_context(base: str, code: Path, workdir: str) -> io.BytesIO:
         raise UsageError(f"--code {code} is a file but not a tarball ({', '.join(TARBALL_SUFFIXES)}); pass a "
                          f"folder or a tarball")
     tarball = code.is_file()
+    if tarball and not tarfile.is_tarfile(code):  # docker's ADD would copy it as a file and run in an empty folder
+        raise UsageError(f"--code {code} is named like a tarball but is not a tar archive (damaged or another "
+                         f"format); pass a folder or a .tar/.tar.gz/.tar.bz2/.tar.xz")
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as archive:
         add_bytes(archive, "Dockerfile", dockerfile(base, workdir, tarball).encode())

@@ -330,3 +330,12 @@ def test_env_up_pulls_an_image_only_in_the_registry_and_a_bad_image_keeps_the_ru
     finally:
         assert jdci("env", "down", *common).returncode == 0
         docker_client.api.remove_image(remote, force=True)
+
+
+def test_task_run_with_a_damaged_tarball_is_a_usage_error(docker_client, tmp_path):
+    damaged = tmp_path / "code.tar.gz"
+    damaged.write_bytes(b"\x1f\x8b this is no gzip stream" * 40)
+    before = task_objects(docker_client)
+    error = failed(jdci("task", "run", "--image", BUSYBOX, "--code", str(damaged), "--json", "--", "ls"), 2)
+    assert "is not a tar archive" in error["message"]
+    assert task_leftovers(docker_client, before) == []
