@@ -278,6 +278,9 @@ def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[s
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc}); fix the syntax") from None
+        except OSError as exc:  # unreadable (permissions, a broken mount): the user's to fix, not a bug
+            raise ConfigError(f"config file {file} cannot be read ({exc.strerror or exc}); make it readable by "
+                              f"the user jdci runs as, or pass another with --config") from None
         if is_pyproject:
             data = data.get("tool", {}).get("jdci")
             if data is None:

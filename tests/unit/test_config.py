@@ -127,3 +127,9 @@ def test_approvals_from_defaults_to_write_access_and_is_configurable(tmp_path):
     assert config.load(cwd=tmp_path).gate.approvals_from == ("owner", "MEMBER")  # case does not matter
     (tmp_path / "jdci.toml").write_text('[gate]\napprovals_from = []\n')
     assert config.load(cwd=tmp_path).gate.approvals_from == ()
+
+
+def test_an_unreadable_config_file_is_a_config_error():
+    # /proc/self/mem is a regular file that no one can read from its start (EIO), root included
+    with pytest.raises(ConfigError, match="config file /proc/self/mem cannot be read"):
+        config.load("/proc/self/mem")
