@@ -95,7 +95,12 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
                 client: "docker.DockerClient | None", record: Callable[[CheckResult], None]) -> None:
     from . import visual
 
+    import shutil
+
     deadline = time.monotonic() + max(c.timeout for c in checks.visual)
+    # this run's screenshots only, gone before anything can fail: `jdci check approve` takes whatever is in
+    # this folder, and must not find an earlier run's (another commit's) after this one failed early
+    shutil.rmtree(report_dir / "visual", ignore_errors=True)
     with ExitStack() as stack:
         try:
             baseline = _baseline(checks, target, secrets, client, stack, deadline)
@@ -107,10 +112,6 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
                 record(CheckResult(check.name, "error", f"baseline: {reason}", kind="visual",
                                    required=check.required))
             return
-        import shutil
-
-        # this run's screenshots only: `jdci check approve` takes whatever is in this folder
-        shutil.rmtree(report_dir / "visual", ignore_errors=True)
         (report_dir / "visual").mkdir(parents=True, exist_ok=True)
         (report_dir / "visual" / "manifest.json").write_text(json.dumps({
             "repository": target.repository, "registry": target.registry, "target": target.target_branch,

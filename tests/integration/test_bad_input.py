@@ -339,3 +339,24 @@ def test_task_run_with_a_damaged_tarball_is_a_usage_error(docker_client, tmp_pat
     error = failed(jdci("task", "run", "--image", BUSYBOX, "--code", str(damaged), "--json", "--", "ls"), 2)
     assert "is not a tar archive" in error["message"]
     assert task_leftovers(docker_client, before) == []
+
+
+def test_a_visual_run_that_fails_early_leaves_no_earlier_screenshots_to_approve(site, tmp_path):
+    reports = tmp_path / "reports"
+    folder = tmp_path / "folder.toml"
+    folder.write_text(f'[checks]\nbaseline_image = ""\nbaseline_store = "{tmp_path / "b"}"\n'
+                      f'[[checks.visual]]\nname = "look"\n[report]\ndirectory = "{reports}"\n')
+    assert jdci("check", "run", "--url", site, "--config", str(folder), "--json").returncode == 0
+    assert (reports / "visual" / "manifest.json").exists()  # an earlier run's screenshots
+    # the next run (another commit) stores baselines in a registry, and names none
+    registry = tmp_path / "registry.toml"
+    registry.write_text(f'[image]\nregistry = ""\nrepository = "jdci-tests/bad-input"\n'
+                        f'[checks]\nbaseline_image = ""\n[[checks.visual]]\nname = "look"\n'
+                        f'[report]\ndirectory = "{reports}"\n')
+    ran = jdci("check", "run", "--url", site, "--config", str(registry), "--json")
+    assert ran.returncode == 1
+    detail = json.loads(ran.stdout)["checks"][0]["detail"]
+    assert "baseline_store = \"registry\" needs [image] registry" in detail
+    error = failed(jdci("check", "approve", "--config", str(folder), "--json"), 2)
+    assert "no visual check run found" in error["message"]
+    assert not (tmp_path / "b").exists()  # nothing approved
