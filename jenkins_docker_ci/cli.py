@@ -230,6 +230,11 @@ def load_config(args: argparse.Namespace) -> Any:
     from . import config as config_module
 
     workspace = getattr(args, "workspace", None) or os.environ.get("WORKSPACE") or "."
+    if not args.config and not os.path.isdir(workspace):  # else its jdci.toml is silently "not there": defaults
+        from .errors import UsageError
+
+        where = "--workspace" if getattr(args, "workspace", None) else "WORKSPACE"
+        raise UsageError(f"{where} {workspace} is not a folder; pass the PR's checkout")
     return config_module.load(args.config, cwd=workspace if not args.config else ".")
 
 

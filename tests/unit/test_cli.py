@@ -34,6 +34,7 @@ def test_bad_usage_with_json_prints_one_object_and_exits_2(capsys):
     (["image", "ls", "--repository", "acme/shop:pr-7"], "names an image, not a repository; drop the :pr-7"),
     (["check", "run", "--url", "notaurl"], "--url 'notaurl' is not an http(s) URL"),
     (["check", "approve", "--url", "127.0.0.1:8000"], "is not an http(s) URL"),
+    (["env", "up", "--pr", "3", "--workspace", "/nonexistent-jdci"], "--workspace /nonexistent-jdci is not a folder"),
     (["check", "run", "--url", "http://127.0.0.1:9", "--report-dir", "/proc/jdci-nope"],
      "report folder /proc/jdci-nope cannot be made"),
 ])
