@@ -76,7 +76,11 @@ class Browser:
     # -- life cycle ---------------------------------------------------------------------------------------
     @classmethod
     def start(cls, executable: str, *, deadline: float) -> "Browser":
-        if not os.access(executable, os.X_OK):
+        if "/" not in executable:  # a command name ("chromium", "chromium-browser"): found on PATH, as a shell does
+            import shutil
+
+            executable = shutil.which(executable) or executable
+        if not os.path.isfile(executable) or not os.access(executable, os.X_OK):
             raise BrowserError(f"Chromium not found at {executable}; install it (`apt-get install -y chromium`, "
                                f"or `bash scripts/services.sh chromium`) or set [checks] chromium")
         profile = tempfile.mkdtemp(prefix="jdci-chromium-")

@@ -360,3 +360,17 @@ def test_a_visual_run_that_fails_early_leaves_no_earlier_screenshots_to_approve(
     error = failed(jdci("check", "approve", "--config", str(folder), "--json"), 2)
     assert "no visual check run found" in error["message"]
     assert not (tmp_path / "b").exists()  # nothing approved
+
+
+def test_chromium_named_by_its_command_is_found_on_path_and_missing_from_path_is_named(site, tmp_path):
+    config = tmp_path / "jdci.toml"
+    config.write_text(f'[checks]\nchromium = "chromium"\nbaseline_image = ""\nbaseline_store = "{tmp_path / "b"}"\n'
+                      f'[[checks.visual]]\nname = "look"\n[report]\ndirectory = "{tmp_path / "reports"}"\n')
+    found = jdci("check", "run", "--url", site, "--config", str(config), "--json",
+                 env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert json.loads(found.stdout)["checks"][0]["status"] == "skipped"  # screenshots taken; no baseline yet
+    missing = jdci("check", "run", "--url", site, "--config", str(config), "--json",
+                   env={"PATH": str(tmp_path)})
+    assert missing.returncode == 1
+    assert "Chromium not found at chromium" in json.loads(missing.stdout)["checks"][0]["detail"]
