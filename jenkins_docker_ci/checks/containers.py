@@ -92,12 +92,15 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
                 api.kill(cid)
             except APIError:
                 pass
+        # the last lines only: the report keeps OUTPUT_LIMIT bytes, and "all" of a chatty task's log is read
+        # into memory several times over by docker-py (50 MB of output took 500 MB)
+        output = api.logs(cid, stdout=True, stderr=True, tail=TAIL_LINES)
         if reader is not None and reader.finish():
-            output = bytes(reader.buffer)
-        else:
-            # the last lines only: the report keeps OUTPUT_LIMIT bytes, and "all" of a chatty task's log is
-            # read into memory several times over by docker-py (50 MB of output took 500 MB)
-            output = api.logs(cid, stdout=True, stderr=True, tail=TAIL_LINES)
+            # a following stream can end with the container before its last, unfinished line (`echo -n`) is
+            # relayed, on a busy engine: the console gets what it missed, the report the engine's own tail
+            missed = missing_end(bytes(reader.buffer), output)
+            if missed:
+                stream(missed)
         return RunOutput(exit_code, _tail(output), timed_out, name)
     finally:
         remove_container(client, cid)
@@ -111,6 +114,16 @@ def _start_error(exc: Any, image: str, command: list[str] | None) -> JdciError:
         return UsageError(f"cannot run `{what}` in {image}: the executable is not in the image ({detail}); "
                           f"install it in the image or give its full path")
     return JdciError(f"could not start `{what}` in {image}: {detail}")
+
+
+def missing_end(followed: bytes, tail: bytes, anchor: int = 4096) -> bytes:
+    """What `tail` (the log's end, from the engine) has after the end of `followed` (what was relayed live);
+    b"" when nothing is missing or the two cannot be lined up (pure)."""
+    if tail.startswith(followed):  # the whole output fits in the tail: exact
+        return tail[len(followed):]
+    end = followed[-anchor:]
+    at = tail.rfind(end)
+    return tail[at + len(end):] if at >= 0 else b""
 
 
 class _Follower:

@@ -133,3 +133,14 @@ def test_a_live_follower_keeps_only_the_tail_of_a_huge_output():
     assert follower.finish()
     assert len(seen) == 201  # every chunk was still streamed live
     assert len(follower.buffer) <= 2 * BUFFER_LIMIT and follower.buffer.endswith(b"the end\n")
+
+
+def test_the_end_a_live_follower_missed_is_found_in_the_engines_tail():
+    from jenkins_docker_ci.checks.containers import missing_end
+
+    assert missing_end(b"/code\n", b"/code\nhello") == b"hello"  # the unfinished last line
+    assert missing_end(b"/code\nhello", b"/code\nhello") == b""
+    assert missing_end(b"", b"all of it") == b"all of it"
+    assert missing_end(b"x" * 10 + b"end\n", b"end\nmore", anchor=4) == b"more"
+    assert missing_end(b"cannot be lined up", b"other text") == b""
+    assert missing_end(b"a\n", b"a\nb\na\n") == b"b\na\n"  # repeated lines: the start lines them up
