@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_lazy("jenkins_docker_ci.commands.image", "cmd_ls"))
     i = isub.add_parser("prune", help="remove a repository's old jdci images (newest N per branch are kept)")
     i.add_argument("--repository", metavar="REPO", help="the repository (default: [image] repository)")
-    i.add_argument("--keep", type=_positive_int, metavar="N", help="newest images kept per branch "
+    i.add_argument("--keep", type=_count, metavar="N", help="newest images kept per branch "
                                                                    "(default: [image] prune_keep)")
     i.add_argument("--older-than", metavar="AGE", help="keep anything newer than this, e.g. 7d, 12h, 0 "
                                                        "(default: [image] prune_older_than)")
@@ -184,6 +184,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} would keep no image, not even the one just built; use 1 or more")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -220,6 +230,11 @@ def load_config(args: argparse.Namespace) -> Any:
     from . import config as config_module
 
     workspace = getattr(args, "workspace", None) or os.environ.get("WORKSPACE") or "."
+    if not args.config and not os.path.isdir(workspace):  # else its jdci.toml is silently "not there": defaults
+        from .errors import UsageError
+
+        where = "--workspace" if getattr(args, "workspace", None) else "WORKSPACE"
+        raise UsageError(f"{where} {workspace} is not a folder; pass the PR's checkout")
     return config_module.load(args.config, cwd=workspace if not args.config else ".")
 
 

@@ -98,7 +98,7 @@ class PreprodConfig:
     health_path: str = "/healthz"  # "" = use the image's HEALTHCHECK
     health_timeout: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
-    ttl_hours: float = 72.0
+    ttl_hours: float = 72.0  # `jdci env gc` removes environments older than this; 0 = no TTL
     services: tuple[ServiceSpec, ...] = ()
     command: str = ""  # the app's command ("" = the image's CMD)
     init: str = ""  # a one-off command in the app image (a migration), after the services, before the app
@@ -124,7 +124,7 @@ class HttpCheck:
     regex: str = ""  # a regular expression the body must match (re.search)
     json: Mapping[str, str] = field(default_factory=dict)  # dotted path ("items.0.name") -> expected value
     body: str = ""  # request body (e.g. JSON for a POST)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class CommandCheck:
     name: str
     command: str  # run by /bin/sh -c inside the container
     image: str = ""  # default: the PR's image
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # "${NAME}" = from jdci's environment (secrets)
     timeout: float = 300.0  # then the container is killed and the check errors
     required: bool = True
     memory: str = "512m"  # docker's memory limit ("" = none)
@@ -279,6 +279,9 @@ def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[s
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc}); fix the syntax") from None
+        except OSError as exc:  # unreadable (permissions, a broken mount): the user's to fix, not a bug
+            raise ConfigError(f"config file {file} cannot be read ({exc.strerror or exc}); make it readable by "
+                              f"the user jdci runs as, or pass another with --config") from None
         if is_pyproject:
             data = data.get("tool", {}).get("jdci")
             if data is None:
@@ -340,6 +343,7 @@ def _validate(config: Config) -> None:
     for problem in stack_problems(config.preprod):
         raise ConfigError(f"{config.source}: {problem}")
     _validate_checks(config)
+    _validate_durations(config)
     unknown = [a for a in config.gate.approvals_from if a.upper() not in AUTHOR_ASSOCIATIONS]
     if unknown:
         raise ConfigError(f"{config.source}: gate.approvals_from: {', '.join(repr(a) for a in unknown)} is not a "
@@ -351,6 +355,24 @@ def _validate(config: Config) -> None:
         problem = repository_problem(config.image.repository)
         if problem:
             raise ConfigError(f"{config.source}: image.repository = {config.image.repository!r}: {problem}")
+
+
+_LONGEST = 7 * 86400.0  # seconds: no wait of jdci's is longer; 1e300 would overflow every clock it meets
+
+
+def _validate_durations(config: Config) -> None:
+    """Every timeout, wait and poll interval (seconds) fits in a week."""
+    sections: list[tuple[str, Any]] = [(f.name, getattr(config, f.name)) for f in dataclasses.fields(config)
+                                       if dataclasses.is_dataclass(getattr(config, f.name))]
+    sections += [(f"checks.{kind} {c.name}", c) for kind in ("http", "command", "visual")
+                 for c in getattr(config.checks, kind)]
+    for where, section in sections:
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and ("timeout" in f.name or f.name.endswith(("_wait", "poll_max"))) \
+                    and value > _LONGEST:
+                raise ConfigError(f"{config.source}: {where}: {f.name} = {value:g} seconds is longer than a week "
+                                  f"({_LONGEST:g}); use a shorter one")
 
 
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -373,6 +395,9 @@ def _validate_checks(config: Config) -> None:
         raise ConfigError(f"{config.source}: check names must be unique: {', '.join(duplicates)} (one namespace "
                           f"over checks.http, checks.command and checks.visual)")
     for check in checks.http:
+        if not 100 <= check.status <= 599:
+            raise ConfigError(f"{config.source}: checks.http {check.name}: status = {check.status} is not an HTTP "
+                              f"status (100-599)")
         if check.method.upper() not in _HTTP_METHODS:
             raise ConfigError(f"{config.source}: checks.http {check.name}: method {check.method!r} is not one of "
                               f"{', '.join(_HTTP_METHODS)}")
@@ -398,6 +423,9 @@ def _validate_checks(config: Config) -> None:
         for viewport in visual.viewports:
             if not re.fullmatch(r"[1-9][0-9]{1,4}x[1-9][0-9]{1,4}", viewport):
                 raise ConfigError(f"{where}: viewport {viewport!r} is not WIDTHxHEIGHT, e.g. \"1280x800\"")
+            if max(int(side) for side in viewport.split("x")) > 8192:  # 20000x20000 = 1.6 GB per screenshot
+                raise ConfigError(f"{where}: viewport {viewport!r} is larger than 8192 pixels on a side; use a "
+                                  f"screen size, e.g. \"1920x1080\"")
         for key in ("threshold", "max_diff_ratio"):
             if not 0 <= getattr(visual, key) <= 1:
                 raise ConfigError(f"{where}: {key} = {getattr(visual, key)} must be between 0 and 1")
@@ -486,6 +514,8 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong("a number")
+        if value != value or value in (float("inf"), float("-inf")):  # TOML has nan and inf; no timeout is
+            raise wrong("a finite number")  # either, and every deadline computed from them would break
         if value < 0:
             raise wrong("zero or more")
         return float(value)

@@ -64,6 +64,30 @@ class Environment:
                 "network": self.network, "urls": dict(self.urls), "services": list(self.services), "sha": self.sha}
 
 
+def _ensure_image(client: "docker.DockerClient", ref: str, service: str, environ: Mapping[str, str]) -> None:
+    """`ref` is on the engine, pulled from its registry when it names one (the build ran on another agent)."""
+    from docker.errors import APIError, ImageNotFound
+
+    from .checks.containers import ensure_image
+    from .errors import UsageError
+
+    try:
+        client.api.inspect_image(ref)
+        return
+    except ImageNotFound:
+        pass
+    except APIError as exc:
+        raise PreprodError(f"image {ref!r} of {service} is not an image reference ({exc.explanation or exc}); "
+                           f"fix --image or [[preprod.services]] image") from None
+    log.say("preprod", f"pulling {ref} for {service}")
+    try:
+        user = environ.get("REGISTRY_USER", "")
+        ensure_image(client, ref, auth={"username": user, "password": environ.get("REGISTRY_PASSWORD", "")}
+                     if user else None)
+    except UsageError as exc:
+        raise PreprodError(f"image of {service}: {exc}") from None
+
+
 def _engine() -> "docker.DockerClient":
     from .images import engine
 
@@ -106,6 +130,9 @@ def up(config: "Config", *, repository: str, pr_number: int | None, head_sha: st
     base = Path(config.root)  # service Dockerfiles are relative to the jdci.toml that names them
     service_images = {s.name: image_ref if s.image == APP_IMAGE else s.image
                       or _service_image(config, client, repository, s, base) for s in preprod.services}
+    # before the running environment is replaced: a typo in --image must not leave the PR without one
+    for service, ref in {**{s: r for s, r in service_images.items() if r != image_ref}, APP: image_ref}.items():
+        _ensure_image(client, ref, service, environ)
 
     with _locked(name, timeout=max(900.0, preprod.health_timeout * (len(waves) + 3))):
         existing = _find(client, name)
@@ -152,6 +179,8 @@ def _is_ancestor(older: str, newer: str, pr_head: Callable[[], str | None] | Non
     if pr_head is not None:
         try:
             head = pr_head()
+        except Interrupted:  # an abort stops `up` before it creates anything
+            raise
         except Exception as exc:  # noqa: BLE001 - one source of truth failing leaves the other
             log.warn("preprod", f"could not read the PR's head from the SCM host ({exc}); asking git")
             head = None

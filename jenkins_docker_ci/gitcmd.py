@@ -27,7 +27,10 @@ def run(cwd: str | os.PathLike[str], *args: str, config: Sequence[str] = (), tim
     try:
         done = subprocess.run(["git", *options, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
                               encoding="utf-8", errors="replace", env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        if not os.path.isdir(cwd):  # the missing file is the folder, not git
+            raise GitFailed(f"{cwd} is not a folder: `{shown}` needs the checkout; pass --workspace DIR (or fix "
+                            f"WORKSPACE)") from None
         raise GitFailed("git is not installed; install it (apt-get install git)") from None
     except subprocess.TimeoutExpired:
         raise GitFailed(_CREDENTIALS.sub(r"\1***@", f"`{shown}` in {cwd} took over {timeout:.0f} s")) from None

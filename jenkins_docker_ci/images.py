@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from . import log
-from .errors import BuildError, ConfigError, JdciError, ServiceError
+from .errors import BuildError, ConfigError, Interrupted, JdciError, ServiceError
 from .registry import MANIFEST_TYPES, registry_url
 
 if TYPE_CHECKING:
@@ -214,9 +214,17 @@ def check_sources(image: ImagePlan) -> None:
                               f"[image] target in jdci.toml")
 
 
+def need_registry(registry: str, what: str) -> None:
+    if not registry:
+        raise ConfigError(f"cannot {what}: [image] registry is empty (local images only); set it to the "
+                          f"registry's HOST:PORT, e.g. \"127.0.0.1:5000\"")
+
+
 def check_registry(registry: str, secrets: "Secrets", deadline: float = 10.0) -> None:
     """The registry answers its API root, and takes the credentials when it checks them there (Basic auth)."""
     from .http import HttpClient
+
+    need_registry(registry, "push")
 
     auth = (secrets.registry_user, secrets.registry_password) if secrets.registry_user else None
     try:
@@ -391,6 +399,8 @@ def _cache_image(client: "docker.DockerClient", image: ImagePlan, secrets: "Secr
                 if "error" in chunk or "errorDetail" in chunk:
                     raise ServiceError("registry", chunk.get("error") or str(chunk.get("errorDetail")))
             return [ref]
+    except Interrupted:  # an abort stops the build; it is no missing cache
+        raise
     except (JdciError, APIError) as exc:
         log.warn("build", f"no build cache from the registry: {exc}")
     return []
@@ -447,6 +457,7 @@ def push(client: "docker.DockerClient", image: ImagePlan, secrets: "Secrets",
     Transient failures are retried with backoff until `timeout` seconds have passed since the push began."""
     from .registry import Registry
 
+    need_registry(image.registry, f"push {image.ref()}")
     log.redact_values(secrets.values())
     started = time.monotonic()
     registry = Registry(image.registry, secrets, deadline=timeout)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 from . import log
-from .errors import EXIT_NO, EXIT_OK, EXIT_WAIT, ConfigError, JdciError, MergeError
+from .errors import EXIT_NO, EXIT_OK, EXIT_WAIT, ConfigError, Interrupted, JdciError, MergeError
 
 if TYPE_CHECKING:
     from .config import Config, Secrets
@@ -442,6 +442,8 @@ def sweep(config: "Config", secrets: "Secrets", scm: "ScmHost", *, dry_run: bool
     for listed in scm.open_pull_requests():
         try:
             results.append(attempt(config, secrets, scm, listed.number, dry_run=dry_run, env=env))
+        except Interrupted:  # a Jenkins abort ends the sweep: the next PR must not be merged after it
+            raise
         except JdciError as exc:
             log.say("merge", f"PR #{listed.number}: {exc.message}")
             results.append(Attempt(listed.number, "error", exc.message, error=exc))

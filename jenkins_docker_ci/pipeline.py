@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from . import log, notify
-from .errors import CheckFailed, GateBlocked, JdciError, UsageError
+from .errors import CheckFailed, GateBlocked, Interrupted, JdciError, UsageError
 
 if TYPE_CHECKING:
     from .checks import CheckResult
@@ -197,6 +197,8 @@ class _Statuses:
     def _post_quietly(self, context: str, state: str, description: str) -> None:
         try:
             self.post(context, state, description)
+        except Interrupted:  # an abort while reporting a success must not let the next step (a merge) run
+            raise
         except JdciError as exc:  # the step's own outcome matters more than its report
             log.warn("publish", f"could not set {context} on {self.sha[:12]}: {exc}")
 

@@ -72,6 +72,15 @@ def parse_ref(text: str, default_registry: str = "") -> ImageRef:
     if not path or (tag and not TAG.match(tag)) or (digest and not DIGEST.match(digest)):
         raise UsageError(f"{text!r} is not an image reference; use REGISTRY/REPOSITORY:TAG or "
                          f"REGISTRY/REPOSITORY@sha256:..., e.g. 127.0.0.1:5000/team/app:pr-7")
+    from .images import REGISTRY_HOST, repository_problem  # images imports this module
+
+    # "http://host/..." or "Team/App" would otherwise be asked of the registry, and retried until the deadline
+    if (registry and not REGISTRY_HOST.match(registry)) or "://" in text:
+        raise UsageError(f"{text!r}: {registry!r} is not a registry HOST[:PORT]; image references have no "
+                         f"scheme, e.g. 127.0.0.1:5000/team/app:pr-7")
+    problem = repository_problem(path)
+    if problem:
+        raise UsageError(f"{text!r}: the repository {path!r} cannot name an image: {problem}")
     return ImageRef(registry, path, tag, digest)
 
 

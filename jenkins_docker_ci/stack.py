@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
@@ -71,6 +72,8 @@ def expired(labels: Mapping[str, str], now: float, ttl_hours: float) -> bool:
     existed count from io.jdci.created with `ttl_hours`."""
     if labels.get(EXPIRES_LABEL, "").isdigit():
         return now > int(labels[EXPIRES_LABEL])
+    if not ttl_hours:  # 0 = no TTL, as at creation (no io.jdci.expires): not "expired at once"
+        return False
     created = labels.get("io.jdci.created", "0")
     return now - (int(created) if created.isdigit() else 0) > ttl_hours * 3600
 
@@ -106,6 +109,18 @@ def problems(preprod: "PreprodConfig") -> list[str]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         found.append(f"[[preprod.services]]: names must be unique: {', '.join(duplicates)}")
+    # commands are split like a shell line: an unbalanced quote would only fail once containers run
+    commands = [("[preprod] command", preprod.command), ("[preprod] init", preprod.init)]
+    for service in preprod.services:
+        where = f"[[preprod.services]] {service.name!r}"
+        commands += [(f"{where}: command", service.command), (f"{where}: init", service.init)]
+        if service.health and not service.health.startswith("/"):
+            commands.append((f"{where}: health", service.health))
+    for where, command in commands:
+        try:
+            shlex.split(command)
+        except ValueError as exc:
+            found.append(f"{where} = {command!r} cannot be split into words ({exc}); balance its quotes")
     if not found:
         try:
             start_levels(preprod.services)
@@ -183,6 +198,14 @@ def resolve_env(env: Mapping[str, str], environ: Mapping[str, str], where: str) 
 
         out[key] = _SECRET_REF.sub(fill, value)
     return out, secrets
+
+
+def referenced_secrets(preprod: "PreprodConfig", environ: Mapping[str, str]) -> list[str]:
+    """The values of every "${NAME}" the stack's env refers to that is set (pure): what `env logs` masks,
+    in a process that did not start the environment."""
+    envs = [preprod.env, *(service.env for service in preprod.services)]
+    return [environ[name] for env in envs for value in env.values() for name in _SECRET_REF.findall(value)
+            if environ.get(name)]
 
 
 def preview_url(template: str, *, port: int, host: str, pr: int | None, name: str, sha: str) -> str:

@@ -37,8 +37,12 @@ class TaskResult:
 
 def dockerfile(base: str, workdir: str, tarball: bool) -> str:
     """The temporary image's Dockerfile (pure): ADD unpacks a local tarball, COPY takes a folder as it is."""
-    source = "ADD code.tar" if tarball else "COPY code/"
-    return f"FROM {base}\n{source} {workdir.rstrip('/')}/\nWORKDIR {workdir}\n"
+    import json
+
+    # the JSON form: a workdir with a space ("/my code") stays one path
+    source = "ADD " + json.dumps(["code.tar", workdir.rstrip("/") + "/"]) if tarball else \
+        "COPY " + json.dumps(["code/", workdir.rstrip("/") + "/"])
+    return f"FROM {base}\n{source}\nWORKDIR {workdir}\n"
 
 
 def is_tarball(path: Path) -> bool:
@@ -55,6 +59,9 @@ def build_context(base: str, code: Path, workdir: str) -> io.BytesIO:
         raise UsageError(f"--code {code} is a file but not a tarball ({', '.join(TARBALL_SUFFIXES)}); pass a "
                          f"folder or a tarball")
     tarball = code.is_file()
+    if tarball and not tarfile.is_tarfile(code):  # docker's ADD would copy it as a file and run in an empty folder
+        raise UsageError(f"--code {code} is named like a tarball but is not a tar archive (damaged or another "
+                         f"format); pass a folder or a .tar/.tar.gz/.tar.bz2/.tar.xz")
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as archive:
         add_bytes(archive, "Dockerfile", dockerfile(base, workdir, tarball).encode())
@@ -76,8 +83,8 @@ def run_task(base_image: str, code: Path, command: list[str], *, workdir: str = 
 
     if not command:
         raise UsageError("no command to run; put it after `--`, e.g. jdci task run --image I --code . -- make test")
-    if not workdir.startswith("/"):
-        raise UsageError(f"--workdir {workdir!r} must be an absolute path inside the image, e.g. /code")
+    if not workdir.startswith("/") or any(ord(c) < 32 for c in workdir):
+        raise UsageError(f"--workdir {workdir!r} must be an absolute path inside the image (one line), e.g. /code")
     client = client or engine()
     task_id = uuid.uuid4().hex[:12]
     tag = f"jdci-task/{task_id}:latest"
@@ -91,7 +98,7 @@ def run_task(base_image: str, code: Path, command: list[str], *, workdir: str = 
         log.say("task", f"running {' '.join(command)} in {workdir}")
         ran = containers.run_once(client, image=tag, command=command, name=f"jdci-task-{task_id}",
                                   container_labels=labels, timeout=timeout, env=env, memory=memory, cpus=cpus,
-                                  stream=stream)
+                                  stream=stream, what=f"{base_image} + {code}")
         return TaskResult(ran.exit_code, ran.output, ran.timed_out, tag)
     finally:
         containers.remove_image(client, tag)

@@ -139,7 +139,12 @@ def open_store(store: str, *, registry: str, repository: str, target: str, secre
                client: "docker.DockerClient | None" = None) -> BaselineStore:
     """`[checks] baseline_store`: "registry" or a folder path."""
     if store == "registry":
+        from ..errors import ConfigError
         from ..images import engine
+
+        if not registry:
+            raise ConfigError("[checks] baseline_store = \"registry\" needs [image] registry (it is empty); set "
+                              "it, or set baseline_store to a folder every agent can read")
 
         return RegistryStore(client or engine(), registry, repository, target, secrets)
     return DirectoryStore(Path(store).expanduser(), repository, target)

@@ -61,6 +61,7 @@ class Capture:
     width: int
     height: int
     value: Any = None  # what the `evaluate` expression returned
+    status: int = 0  # the document's HTTP status (0: not known, e.g. a file: URL)
 
 
 class Browser:
@@ -75,7 +76,11 @@ class Browser:
     # -- life cycle ---------------------------------------------------------------------------------------
     @classmethod
     def start(cls, executable: str, *, deadline: float) -> "Browser":
-        if not os.access(executable, os.X_OK):
+        if "/" not in executable:  # a command name ("chromium", "chromium-browser"): found on PATH, as a shell does
+            import shutil
+
+            executable = shutil.which(executable) or executable
+        if not os.path.isfile(executable) or not os.access(executable, os.X_OK):
             raise BrowserError(f"Chromium not found at {executable}; install it (`apt-get install -y chromium`, "
                                f"or `bash scripts/services.sh chromium`) or set [checks] chromium")
         profile = tempfile.mkdtemp(prefix="jdci-chromium-")
@@ -187,6 +192,9 @@ class Browser:
                 raise BrowserError(f"Chromium could not open {url}: {navigated['errorText']}")
             loader = navigated.get("loaderId", "")
             self.wait_event(session, {"load"}, f"{url} to load", end, loader)
+            # Chromium renders an error page as happily as the real one: the caller must know it was a 404
+            status = int(self.evaluate(session, "(performance.getEntriesByType('navigation')[0] || {})"
+                                                ".responseStatus || 0") or 0)
             if wait_for:
                 self._wait_selector(session, wait_for, url, end)
             else:
@@ -205,7 +213,7 @@ class Browser:
                               session=session)
                     self.evaluate(session, _FRAMES_JS, await_promise=True)
             data = self.send("Page.captureScreenshot", {"format": "png", "fromSurface": True}, session=session)
-            return Capture(base64.b64decode(data["data"]), dom, width, shot_height, value)
+            return Capture(base64.b64decode(data["data"]), dom, width, shot_height, value, status)
         finally:
             self.deadline = max(self.deadline, time.monotonic() + 2)  # room to close the tab after a timeout
             try:

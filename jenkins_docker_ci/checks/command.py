@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import CheckResult
-from ..errors import JdciError
+from ..errors import Interrupted, JdciError
 
 if TYPE_CHECKING:
     import docker
@@ -30,6 +30,11 @@ def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
     from . import containers
     from ..images import engine
 
+    import os
+
+    from .. import log
+    from ..stack import resolve_env
+
     image = check.image or image
     started = time.monotonic()
     if not image:  # docker-py would only say "Resource ID was not provided"
@@ -37,17 +42,23 @@ def run(check: "CommandCheck", *, image: str, network: str, env_name: str,
                            f"[[checks.command]], or pass --image to `jdci check run`", 0.0, kind="command",
                            required=check.required)
     try:
+        # "${NAME}" from jdci's environment, as in [preprod] env: secrets never come from the file
+        env, secrets = resolve_env(check.env, os.environ, f"[[checks.command]] {check.name!r}")
+        log.redact_values(secrets)
         client = client or engine()
         containers.ensure_image(client, image)  # pulls from a named registry; never from Docker Hub
         ran = containers.run_once(
             client, image=image, command=["/bin/sh", "-c", check.command],
-            name=containers.unique_name(f"{env_name}-check-{check.name}"[:100]),
+            # no environment (`jdci check run` without --network): a container name may not start with '-'
+            name=containers.unique_name(f"{env_name or 'jdci'}-check-{check.name}"[:100]),
             container_labels=containers.labels("check", env=env_name, extra={"io.jdci.check": check.name}),
-            timeout=check.timeout, env=check.env, network=network, memory=check.memory, cpus=check.cpus,
+            timeout=check.timeout, env=env, network=network, memory=check.memory, cpus=check.cpus,
             workdir=check.workdir)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return CheckResult(check.name, "error", str(exc), time.monotonic() - started, image, kind="command",
                            required=check.required)
     status, detail = judge(check, ran.exit_code, ran.timed_out)
     return CheckResult(check.name, status, detail, time.monotonic() - started, image, kind="command",
-                       required=check.required, output=ran.output)
+                       required=check.required, output=log.redact(ran.output))  # reports are archived

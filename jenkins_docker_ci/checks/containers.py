@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 ENV_LABEL = "io.jdci.env"  # same label as environments.py, so env down/gc remove a check's strays
 OUTPUT_LIMIT = 64 * 1024  # bytes of output kept for a report: the end, where errors are
+TAIL_LINES = 5000  # lines asked of the engine when the output was not followed live
+BUFFER_LIMIT = 4 * OUTPUT_LIMIT  # bytes a live follower holds (the report's tail, with room for multi-byte text)
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,10 @@ def memory_bytes(text: str) -> int | None:
 def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | None, name: str,
              container_labels: Mapping[str, str], timeout: float, env: Mapping[str, str] | None = None,
              network: str = "", memory: str = "", cpus: float = 0.0, workdir: str = "",
-             stream: Any = None) -> RunOutput:
+             stream: Any = None, what: str = "") -> RunOutput:
     """Run `command` in a new container until it exits or `timeout` seconds pass (then it is killed); returns
-    its exit code and output. The container is removed whatever happens. `stream(bytes)` sees output live."""
+    its exit code and output. The container is removed whatever happens. `stream(bytes)` sees output live.
+    `what` names the image in messages when `image` is a temporary one (a task's base image + code)."""
     import requests
     from docker.errors import APIError, ImageNotFound
 
@@ -98,7 +101,10 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
     timed_out = False
     exit_code: int | None = None
     try:
-        api.start(cid)
+        try:
+            api.start(cid)
+        except APIError as exc:
+            raise _start_error(exc, what or image, command) from None
         deadline = time.monotonic() + timeout
         reader = _Follower(client, cid, stream) if stream is not None else None
         try:
@@ -110,13 +116,38 @@ def run_once(client: "docker.DockerClient", *, image: str, command: list[str] | 
                 api.kill(cid)
             except APIError:
                 pass
+        # the last lines only: the report keeps OUTPUT_LIMIT bytes, and "all" of a chatty task's log is read
+        # into memory several times over by docker-py (50 MB of output took 500 MB)
+        output = api.logs(cid, stdout=True, stderr=True, tail=TAIL_LINES)
         if reader is not None and reader.finish():
-            output = bytes(reader.buffer)
-        else:
-            output = api.logs(cid, stdout=True, stderr=True, tail="all")
+            # a following stream can end with the container before its last, unfinished line (`echo -n`) is
+            # relayed, on a busy engine: the console gets what it missed, the report the engine's own tail
+            missed = missing_end(bytes(reader.buffer), output)
+            if missed:
+                stream(missed)
         return RunOutput(exit_code, _tail(output), timed_out, name)
     finally:
         remove_container(client, cid)
+
+
+def _start_error(exc: Any, image: str, command: list[str] | None) -> JdciError:
+    """The engine refused to start a container: a command missing from the image is the user's to fix."""
+    detail = str(exc.explanation or exc)
+    what = " ".join(command or []) or "the image's default command"
+    if "executable file not found" in detail or "no such file or directory" in detail:
+        return UsageError(f"cannot run `{what}` in {image}: the executable is not in the image ({detail}); "
+                          f"install it in the image or give its full path")
+    return JdciError(f"could not start `{what}` in {image}: {detail}")
+
+
+def missing_end(followed: bytes, tail: bytes, anchor: int = 4096) -> bytes:
+    """What `tail` (the log's end, from the engine) has after the end of `followed` (what was relayed live);
+    b"" when nothing is missing or the two cannot be lined up (pure)."""
+    if tail.startswith(followed):  # the whole output fits in the tail: exact
+        return tail[len(followed):]
+    end = followed[-anchor:]
+    at = tail.rfind(end)
+    return tail[at + len(end):] if at >= 0 else b""
 
 
 class _Follower:
@@ -127,6 +158,7 @@ class _Follower:
         import threading
 
         self.buffer = bytearray()
+        self.received = 0  # bytes seen in all (the buffer keeps the tail)
         self._stream = stream
         self._thread = threading.Thread(target=self._follow, args=(client, cid), daemon=True)
         self._thread.start()
@@ -135,13 +167,20 @@ class _Follower:
         try:
             for chunk in client.api.logs(cid, stdout=True, stderr=True, stream=True, follow=True):
                 self.buffer.extend(chunk)
+                self.received += len(chunk)
+                if len(self.buffer) > 2 * BUFFER_LIMIT:  # only the tail is reported: a chatty task must not
+                    del self.buffer[:-BUFFER_LIMIT]  # fill the agent's memory
                 self._stream(chunk)
         except Exception:  # noqa: BLE001 - the output is fetched again after the wait when this fails
             pass
 
     def finish(self) -> bool:
-        """True when the follower saw the end of the output (it ends when the container stops)."""
-        self._thread.join(timeout=10)
+        """True when the follower saw the end of the output (it ends when the container stops). A long output
+        is still being relayed after the container exits: wait while it moves, so the console gets its end."""
+        seen = -1
+        while self._thread.is_alive() and self.received != seen:
+            seen = self.received
+            self._thread.join(timeout=10)
         return not self._thread.is_alive()
 
 
@@ -267,7 +306,7 @@ def add_bytes(archive: tarfile.TarFile, path: str, data: bytes, mode: int = 0o64
     archive.addfile(info, io.BytesIO(data))
 
 
-def ensure_image(client: "docker.DockerClient", ref: str) -> None:
+def ensure_image(client: "docker.DockerClient", ref: str, auth: Mapping[str, str] | None = None) -> None:
     """Make sure `ref` is on the engine before a build starts FROM it: the classic builder would otherwise
     try to pull it, from Docker Hub for a name without a registry. Refs in a named registry are pulled."""
     from docker.errors import APIError, ImageNotFound
@@ -277,13 +316,21 @@ def ensure_image(client: "docker.DockerClient", ref: str) -> None:
         return
     except ImageNotFound:
         pass
-    name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+    except APIError as exc:  # "invalid reference format": the user's typo, not a bug in jdci
+        if exc.status_code == 400:
+            raise UsageError(f"{ref!r} is not an image reference ({exc.explanation or exc}); use "
+                             f"[REGISTRY/]NAME[:TAG] in lower case, e.g. 127.0.0.1:5000/team/app:main") from None
+        raise
+    if "@" in ref:  # REPO@sha256:... (the engine takes a digest where a tag goes)
+        name, _, tag = ref.partition("@")
+    else:
+        name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
     first = name.split("/", 1)[0]
     if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
         raise UsageError(f"image {ref} is not on the Docker engine and names no registry to pull it from; build "
                          f"it, or give its registry (e.g. 127.0.0.1:5000/{ref})")
     try:
-        client.api.pull(name, tag=tag)
+        client.api.pull(name, tag=tag, auth_config=dict(auth) if auth else None)
     except APIError as exc:
         raise UsageError(f"image {ref} not found on the engine nor in its registry: {exc.explanation or exc}") \
             from None

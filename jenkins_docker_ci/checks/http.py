@@ -71,12 +71,23 @@ def run(check: "HttpCheck", base_url: str) -> CheckResult:
         return CheckResult(check.name, status, detail, time.monotonic() - started, url, kind="http",
                            required=check.required, output=output)
 
+    import os
+
+    from .. import log
+    from ..errors import ConfigError
+    from ..stack import resolve_env
+
+    try:  # "${NAME}" in a header (Authorization = "Bearer ${API_TOKEN}") from jdci's environment, as in [preprod]
+        headers, secrets = resolve_env(check.headers, os.environ, f"[[checks.http]] {check.name!r} headers:")
+    except ConfigError as exc:
+        return result("error", str(exc))
+    log.redact_values(secrets)
     try:
         response = requests.request(check.method.upper(), url, timeout=check.timeout, allow_redirects=True,
-                                    data=check.body.encode() if check.body else None, headers=dict(check.headers))
+                                    data=check.body.encode() if check.body else None, headers=headers)
     except requests.RequestException as exc:
         return result("error", f"{check.method.upper()} {check.path} failed: {type(exc).__name__}")
     status, detail = judge(check, response.status_code, response.text)
     head = f"HTTP {response.status_code} {response.reason}\n" + "".join(
         f"{k}: {v}\n" for k, v in response.headers.items())
-    return result(status, detail, head + "\n" + response.text[:4000])
+    return result(status, detail, log.redact(head + "\n" + response.text[:4000]))  # reports are archived

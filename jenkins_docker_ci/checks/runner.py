@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from .. import log
-from ..errors import JdciError
+from ..errors import Interrupted, JdciError
 from . import CheckResult
 
 if TYPE_CHECKING:
@@ -82,6 +82,8 @@ def _guard(name: str, kind: str, required: bool, work: Callable[[], CheckResult]
     started = time.monotonic()
     try:
         return work()
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return CheckResult(name, "error", str(exc), time.monotonic() - started, kind=kind, required=required)
     except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others' results
@@ -93,20 +95,23 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
                 client: "docker.DockerClient | None", record: Callable[[CheckResult], None]) -> None:
     from . import visual
 
+    import shutil
+
     deadline = time.monotonic() + max(c.timeout for c in checks.visual)
+    # this run's screenshots only, gone before anything can fail: `jdci check approve` takes whatever is in
+    # this folder, and must not find an earlier run's (another commit's) after this one failed early
+    shutil.rmtree(report_dir / "visual", ignore_errors=True)
     with ExitStack() as stack:
         try:
             baseline = _baseline(checks, target, secrets, client, stack, deadline)
+        except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+            raise
         except Exception as exc:  # noqa: BLE001 - reported on every visual check, the other checks stand
             reason = str(exc) if isinstance(exc, JdciError) else f"{type(exc).__name__}: {exc}"
             for check in checks.visual:
                 record(CheckResult(check.name, "error", f"baseline: {reason}", kind="visual",
                                    required=check.required))
             return
-        import shutil
-
-        # this run's screenshots only: `jdci check approve` takes whatever is in this folder
-        shutil.rmtree(report_dir / "visual", ignore_errors=True)
         (report_dir / "visual").mkdir(parents=True, exist_ok=True)
         (report_dir / "visual" / "manifest.json").write_text(json.dumps({
             "repository": target.repository, "registry": target.registry, "target": target.target_branch,
@@ -117,6 +122,8 @@ def _run_visual(checks: "ChecksConfig", target: Target, report_dir: Path, secret
         try:  # one browser for the run, a target per page; each check keeps to its own timeout
             browser = stack.enter_context(Browser.start(
                 checks.chromium, deadline=time.monotonic() + sum(c.timeout for c in checks.visual)))
+        except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+            raise
         except JdciError as exc:
             for check in checks.visual:
                 record(CheckResult(check.name, "error", str(exc), kind="visual", required=check.required))
@@ -161,6 +168,8 @@ def _baseline(checks: "ChecksConfig", target: Target, secrets: "Secrets | None",
                            target=target.target_branch, secrets=secrets, client=client)
         try:
             files = store.load()
+        except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+            raise
         except JdciError as exc:
             log.warn("check", f"stored baselines at {store.where} unreadable: {exc}")
             files = {}
@@ -193,6 +202,8 @@ def _image_available(client: "docker.DockerClient", ref: str, secrets: "Secrets 
                 if secrets and secrets.registry_user else None)
         client.api.pull(name, tag=tag, auth_config=auth)
         return True
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except (JdciError, APIError) as exc:
         log.warn("check", f"baseline image {ref} not usable: {exc}")
         return False

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from . import CheckResult, Shot
 from .baselines import shot_key
-from ..errors import JdciError
+from ..errors import Interrupted, JdciError
 
 if TYPE_CHECKING:
     from ..config import VisualCheck
@@ -63,6 +63,8 @@ def run(check: "VisualCheck", *, pr_url: str, baseline: Baseline, report_dir: Pa
                 shots = _shots(check, own, pr_url, baseline, report_dir, deadline)
         else:
             shots = _shots(check, browser, pr_url, baseline, report_dir, deadline)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return CheckResult(check.name, "error", str(exc), time.monotonic() - started, pr_url, kind="visual",
                            required=check.required, shots=tuple(shots))
@@ -97,16 +99,26 @@ def _one(check: "VisualCheck", browser: "Browser", pr_url: str, baseline: Baseli
 
     try:
         mine = capture(pr_url)
+    except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+        raise
     except JdciError as exc:
         return Shot(page, viewport, "error", f"PR page: {exc}")
+    if mine.status >= 400:  # an error page is no screenshot to compare, nor a baseline to approve
+        return Shot(page, viewport, "error", f"PR page: {pr_url.rstrip('/')}{page} answered HTTP {mine.status}; "
+                                             f"fix the page or [[checks.visual]] pages")
     pr_png = f"visual/{key}.pr.png"
     (report_dir / pr_png).write_bytes(mine.png)
     (report_dir / f"visual/{key}.pr.dom.json").write_text(json.dumps(mine.dom), encoding="utf-8")
     if baseline.kind == "live":
         try:
             theirs = capture(baseline.url)
+        except Interrupted:  # a Jenkins abort stops the run; it is no check's error
+            raise
         except JdciError as exc:
             return Shot(page, viewport, "error", f"baseline page: {exc}", pr=pr_png)
+        if theirs.status >= 400:  # the target branch lacks the page: a new page has nothing to compare with
+            return Shot(page, viewport, "skipped", f"no baseline: the baseline answers HTTP {theirs.status}",
+                        pr=pr_png)
         base_png_bytes, base_dom = theirs.png, theirs.dom
     elif baseline.kind == "stored" and f"{key}.png" in baseline.files:
         base_png_bytes = baseline.files[f"{key}.png"]

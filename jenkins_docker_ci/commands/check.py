@@ -47,6 +47,16 @@ def _report_dir(args: argparse.Namespace, config: Any) -> Any:
     return Path(workspace) / config.report.directory
 
 
+def _url(url: str) -> str:
+    """--url, checked before any browser or container starts."""
+    from ..errors import UsageError
+
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
+        raise UsageError(f"--url {url!r} is not an http(s) URL; pass the app's base URL, e.g. "
+                         f"http://127.0.0.1:8000 (see `jdci env ls`)")
+    return url.rstrip("/")
+
+
 def _repository(config: Any) -> str:
     return config.image.repository or config.scm.repository.lower()
 
@@ -57,6 +67,8 @@ def cmd_approve(args: argparse.Namespace) -> Any:
 
     config = load_config(args)
     found = secrets()
+    if args.url is not None:
+        args.url = _url(args.url)
     if not args.url:
         approved = approve(config, _report_dir(args, config), checks=args.check, target=args.target,
                            secrets=found)
@@ -71,6 +83,11 @@ def cmd_approve(args: argparse.Namespace) -> Any:
 
     if not config.checks.visual:
         raise UsageError(f"{config.source} has no [[checks.visual]]: nothing to approve")
+    known = [c.name for c in config.checks.visual]
+    unknown = [name for name in args.check if name not in known]
+    if unknown:  # before Chromium takes every page's screenshot
+        raise UsageError(f"--check {', '.join(unknown)}: no such [[checks.visual]] in {config.source} "
+                         f"(there: {', '.join(known)})")
     visual_only = dataclasses.replace(config.checks, http=(), command=(), baseline_image="", slack=False)
     branch = args.target or os.environ.get("CHANGE_TARGET") or "main"
     directory = Path(tempfile.mkdtemp(prefix="jdci-approve-"))
@@ -95,8 +112,16 @@ def cmd_run(args: argparse.Namespace) -> Any:
     from ..cli import Outcome, load_config, secrets
     from ..errors import EXIT_NO
 
+    from ..errors import UsageError
+
     config = load_config(args)
+    args.url = _url(args.url)
     directory = _report_dir(args, config)
+    try:  # before any check runs: its results would have nowhere to go
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"report folder {directory} cannot be made ({exc.strerror}); pass --report-dir DIR or "
+                         f"set [report] directory to a writable folder") from None
     target = Target(urls={"app": args.url.rstrip("/")}, network=args.network, env_name=args.network,
                     image=args.image, registry=config.image.registry, repository=_repository(config),
                     target_branch=args.target or os.environ.get("CHANGE_TARGET") or "main",

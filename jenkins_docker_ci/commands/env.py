@@ -32,7 +32,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
     a = actions.add_parser("up", help="stand up the PR's environment (kept when healthy at this commit)")
     common(a)
     change_flags(a)
-    a.add_argument("--sha", help="the commit to run (default: git rev-parse HEAD in the workspace; in a Jenkins "
+    from ..cli import _full_sha  # cli.py is loaded: it is the one calling
+
+    a.add_argument("--sha", type=_full_sha, help="the commit to run (default: git rev-parse HEAD in the workspace; in a Jenkins "
                                  "\"merge\" checkout HEAD is a synthetic merge: pass the PR head)")
     a.add_argument("--image", metavar="REF", help="the app image (default: [image] registry/repository:SHA)")
     a.add_argument("--keep-on-failure", action="store_true",
@@ -154,7 +156,21 @@ def cmd_logs(args: argparse.Namespace) -> Any:
     from .. import cli, environments
     from ..cli import Outcome
 
-    name = args.name or _env_of(args, cli.load_config(args), "logs")
+    import os
+
+    from .. import log
+    from ..errors import ConfigError
+    from ..stack import referenced_secrets
+
+    try:
+        config = cli.load_config(args)
+    except ConfigError:
+        if not args.name:
+            raise
+        config = None  # a named environment's log is readable with a broken jdci.toml
+    name = args.name or _env_of(args, config, "logs")
+    if config is not None:  # the app may print its ${SECRET}s: mask them as `env up` did
+        log.redact_values(referenced_secrets(config.preprod, os.environ))
     text = environments.logs(name, args.service, tail=max(1, min(args.tail, 100000)))
     return Outcome(EXIT_OK, {"name": name, "service": args.service, "log": text}, text.rstrip("\n"))
 
@@ -220,12 +236,14 @@ def _pr_is_open(config: "Config", secrets: Any) -> Callable[[Any], bool] | None:
 
     def is_open(env: Any) -> bool:
         from .. import log
-        from ..errors import JdciError
+        from ..errors import Interrupted, JdciError
 
         if env.repository != host.repository or not env.pr.isdigit():
             return True  # not ours to judge
         try:
             return host.pull_request(int(env.pr)).state == "open"
+        except Interrupted:  # an abort stops gc; it is no unreadable PR
+            raise
         except JdciError as exc:  # one unreadable PR keeps its environment (the TTL still applies)
             log.warn("gc", f"kept {env.name}: could not read PR #{env.pr} of {env.repository} ({exc})")
             return True

@@ -95,6 +95,7 @@ def cmd_push(args: argparse.Namespace) -> Any:
     from ..cli import Outcome
 
     config, secrets, image = _plan(args)
+    images.need_registry(image.registry, f"push {image.ref()}")  # the config's mistake before the build's
     client = images.engine()
     try:
         client.api.inspect_image(image.ref())
@@ -118,6 +119,13 @@ def cmd_promote(args: argparse.Namespace) -> Any:
 
 
 def _repository(args: argparse.Namespace, config: Any) -> str:
+    if args.repository:  # a typo would match no image and report "nothing to prune": say it instead
+        from ..registry import parse_ref
+
+        ref = parse_ref(args.repository)
+        if ref.tag or ref.digest:
+            raise UsageError(f"--repository {args.repository!r} names an image, not a repository; drop the "
+                             f"{':' + ref.tag if ref.tag else '@' + ref.digest}")
     return args.repository or config.image.repository
 
 

@@ -38,6 +38,22 @@ def _config(args: argparse.Namespace) -> "Config":
     return dataclasses.replace(config, jenkins=dataclasses.replace(config.jenkins, url=url + "/"))
 
 
+def _job(text: str, config: "Config") -> str:
+    """The job's full name; a job URL must be on the Jenkins jdci talks to, or the same-named job of ANOTHER
+    Jenkins would be triggered (a production release pasted while JENKINS_URL is staging)."""
+    from urllib.parse import urlsplit
+
+    from .. import jenkins
+
+    if "://" in text:
+        given, ours = urlsplit(text.strip()), urlsplit(config.jenkins.url)
+        if (given.scheme, given.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
+            raise UsageError(f"job URL {text!r} is on {given.scheme}://{given.netloc}, but jdci talks to "
+                             f"{config.jenkins.url} (--url, [jenkins] url or JENKINS_URL); pass --url "
+                             f"{given.scheme}://{given.netloc}/ to use that Jenkins, or name the job")
+    return jenkins.job_name(text)
+
+
 def parse_params(items: list[str]) -> list[tuple[str, str]]:
     """`["A=1", "B=x=y"]` -> [("A", "1"), ("B", "x=y")]. Pure."""
     found = []
@@ -55,7 +71,7 @@ def cmd_trigger(args: argparse.Namespace) -> Any:
 
     parameters = parse_params(args.param)
     config = _config(args)
-    job = jenkins.job_name(args.job)
+    job = _job(args.job, config)
     server = jenkins.connect(config, cli.secrets())
     payload: dict[str, Any] = {"job": job, "queue_id": None, "queue_url": None, "number": None, "url": None,
                                "result": None}
@@ -97,7 +113,7 @@ def cmd_status(args: argparse.Namespace) -> Any:
     from ..cli import Outcome
 
     config = _config(args)
-    job = jenkins.job_name(args.job)
+    job = _job(args.job, config)
     if args.pr:
         job = jenkins.pr_job_name(job, args.pr)
     server = jenkins.connect(config, cli.secrets())

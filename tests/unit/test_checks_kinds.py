@@ -84,8 +84,11 @@ def test_container_helpers():
 
 
 def test_task_dockerfile():
-    assert dockerfile("python:3", "/code", tarball=False) == "FROM python:3\nCOPY code/ /code/\nWORKDIR /code\n"
-    assert dockerfile("python:3", "/srv/app/", tarball=True).splitlines()[1] == "ADD code.tar /srv/app/"
+    assert dockerfile("python:3", "/code", tarball=False) == \
+        'FROM python:3\nCOPY ["code/", "/code/"]\nWORKDIR /code\n'
+    assert dockerfile("python:3", "/srv/app/", tarball=True).splitlines()[1] == 'ADD ["code.tar", "/srv/app/"]'
+    # a workdir with a space is one path, not two arguments of COPY
+    assert dockerfile("python:3", "/my code", tarball=False).splitlines()[1] == 'COPY ["code/", "/my code/"]'
 
 
 def test_check_config_keys_and_validation():
@@ -134,3 +137,28 @@ def test_unique_name_is_a_valid_docker_name(prefix, start):
 
     name = unique_name(prefix)
     assert name.startswith(start) and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name)
+
+
+def test_a_live_follower_keeps_only_the_tail_of_a_huge_output():
+    from types import SimpleNamespace
+
+    from jenkins_docker_ci.checks.containers import BUFFER_LIMIT, _Follower
+
+    chunk = b"x" * 65536 + b"\n"
+    fake = SimpleNamespace(api=SimpleNamespace(logs=lambda *a, **k: iter([chunk] * 200 + [b"the end\n"])))
+    seen: list[int] = []
+    follower = _Follower(fake, "cid", lambda data: seen.append(len(data)))
+    assert follower.finish()
+    assert len(seen) == 201  # every chunk was still streamed live
+    assert len(follower.buffer) <= 2 * BUFFER_LIMIT and follower.buffer.endswith(b"the end\n")
+
+
+def test_the_end_a_live_follower_missed_is_found_in_the_engines_tail():
+    from jenkins_docker_ci.checks.containers import missing_end
+
+    assert missing_end(b"/code\n", b"/code\nhello") == b"hello"  # the unfinished last line
+    assert missing_end(b"/code\nhello", b"/code\nhello") == b""
+    assert missing_end(b"", b"all of it") == b"all of it"
+    assert missing_end(b"x" * 10 + b"end\n", b"end\nmore", anchor=4) == b"more"
+    assert missing_end(b"cannot be lined up", b"other text") == b""
+    assert missing_end(b"a\n", b"a\nb\na\n") == b"b\na\n"  # repeated lines: the start lines them up

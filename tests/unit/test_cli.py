@@ -28,6 +28,15 @@ def test_bad_usage_with_json_prints_one_object_and_exits_2(capsys):
     (["merge", "--pr", "-1"], "is not a pull request number"),
     (["merge", "--pr", "1", "--sha", "abc1234"], "not a full 40-character commit SHA"),
     (["merge", "--pr", "1", "--wait", "--timeout", "-5"], "-5 s is not between 0 and 86400"),
+    (["image", "prune", "--repository", "a/b", "--keep", "0"], "0 would keep no image"),
+    (["env", "up", "--pr", "1", "--sha", "garbage"], "'garbage' is not a full 40-character commit SHA"),
+    (["image", "prune", "--repository", "Team/App", "--dry-run"], "cannot name an image"),
+    (["image", "ls", "--repository", "acme/shop:pr-7"], "names an image, not a repository; drop the :pr-7"),
+    (["check", "run", "--url", "notaurl"], "--url 'notaurl' is not an http(s) URL"),
+    (["check", "approve", "--url", "127.0.0.1:8000"], "is not an http(s) URL"),
+    (["env", "up", "--pr", "3", "--workspace", "/nonexistent-jdci"], "--workspace /nonexistent-jdci is not a folder"),
+    (["check", "run", "--url", "http://127.0.0.1:9", "--report-dir", "/proc/jdci-nope"],
+     "report folder /proc/jdci-nope cannot be made"),
 ])
 def test_bad_values_are_refused_before_any_work(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv, "--json")

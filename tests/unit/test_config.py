@@ -76,6 +76,16 @@ def test_secrets_from_env_never_in_repr():
     ('[jira.transitions]\nmergd = "Done"\n', "'mergd' is not a lifecycle event; did you mean 'merged'"),
     ('[jira.transitions]\ntimeout = 5\n', "'timeout' is not a lifecycle event"),
     ('[jira.transitions]\nmerged = 5\n', "merged = '5' is not a transition name"),
+    # TOML's nan and inf are floats: no timeout or limit is either
+    ('[[checks.visual]]\nname = "v"\ntimeout = nan\n', "checks.visual\\[0\\].timeout must be a finite number"),
+    ('[[checks.http]]\nname = "h"\ntimeout = inf\n', "checks.http\\[0\\].timeout must be a finite number"),
+    ('[preprod]\nhealth_timeout = -inf\n', "preprod.health_timeout must be a finite number"),
+    ('[[checks.http]]\nname = "h"\nstatus = 99999\n', "status = 99999 is not an HTTP status"),
+    ('[[checks.command]]\nname = "c"\ncommand = "true"\ntimeout = 1e300\n',
+     "checks.command c: timeout = 1e\\+300 seconds is longer than a week"),
+    ('[[checks.visual]]\nname = "v"\nviewports = ["20000x20000"]\n', "larger than 8192 pixels on a side"),
+    ('[jenkins]\nwait_timeout = 1e12\n', "jenkins: wait_timeout = 1e\\+12 seconds is longer than a week"),
+    ('[preprod]\nhealth_timeout = 9e9\n', "preprod: health_timeout"),
 ])
 def test_values_are_validated_at_load(tmp_path, text, message):
     (tmp_path / "jdci.toml").write_text(text)
@@ -125,3 +135,9 @@ def test_service_timeouts_are_bounded(tmp_path, section):
     path.write_text(f"[{section}]\ntimeout = 0\n")
     with pytest.raises(ConfigError, match=rf"{section}.timeout = 0 must be more than 0 and at most 3600 seconds"):
         config.load(path)
+
+
+def test_an_unreadable_config_file_is_a_config_error():
+    # /proc/self/mem is a regular file that no one can read from its start (EIO), root included
+    with pytest.raises(ConfigError, match="config file /proc/self/mem cannot be read"):
+        config.load("/proc/self/mem")

@@ -38,10 +38,18 @@ def test_a_cycle_is_named():
     (service("db", depends_on=("nope",)), "depends_on 'nope' is not a service here"),
     (service("db", volumes=("/host/path:/data",)), "NAME:/absolute/path"),
     (service("db", volumes=("data:relative",)), "NAME:/absolute/path"),
+    (service("db", command="sh -c 'echo"), "'db': command = \"sh -c 'echo\" cannot be split"),
+    (service("db", health="test -e '/tmp"), "'db': health"),
+    (service("db", init="echo \"x"), "'db': init"),
 ])
 def test_spec_problems_name_the_service_and_the_fix(spec, fragment):
     found = problems(PreprodConfig(services=(spec,)))
     assert len(found) == 1 and fragment in found[0], found
+
+
+def test_unbalanced_quotes_in_the_apps_command_or_init_are_config_errors():
+    assert "[preprod] command" in problems(PreprodConfig(command="sh -c 'echo"))[0]
+    assert "[preprod] init" in problems(PreprodConfig(init="python3 'migrate.py"))[0]
 
 
 def test_good_spec_and_duplicates():
@@ -91,6 +99,9 @@ def test_labels_carry_expiry_and_never_env_values():
     assert labels["io.jdci.managed"] == "true" and labels["io.jdci.env"] == "env"
     assert expired(labels, now=1000 + 7201, ttl_hours=999) and not expired(labels, now=1000 + 7199, ttl_hours=0)
     assert expired({"io.jdci.created": "1000"}, now=1000 + 3601, ttl_hours=1)  # labelled before io.jdci.expires
+    # ttl_hours = 0 makes no io.jdci.expires label: such an environment has no TTL, it is not expired at once
+    assert env_labels("e", "a/b", 1, "s" * 40, "app", created=1000, ttl_hours=0).get("io.jdci.expires") is None
+    assert not expired({"io.jdci.created": "1000"}, now=1000 + 86400 * 365, ttl_hours=0)
 
 
 def never(a: str, b: str) -> bool | None:

@@ -22,6 +22,16 @@ def test_parse_ref_rejects_what_is_not_a_reference(text):
         registry.parse_ref(text)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("http://127.0.0.1:5000/team/app:main", "is not a registry HOST"),
+    ("127.0.0.1:5000/Team/App:main", "lower-case"),
+    ("127.0.0.1:5000//app:main", "cannot name an image"),
+])
+def test_parse_ref_names_what_is_wrong_before_any_registry_is_asked(text, message):
+    with pytest.raises(UsageError, match=message):
+        registry.parse_ref(text)
+
+
 def test_destination_is_a_tag_of_the_same_repository_or_a_full_ref_in_the_same_registry():
     source = registry.parse_ref("127.0.0.1:5000/team/app:pr-7")
     assert str(registry.destination(source, "release-1.4")) == "127.0.0.1:5000/team/app:release-1.4"

@@ -61,3 +61,15 @@ def test_parse_params():
 
 def test_a_timeout_is_not_yet():
     assert WaitTimeout("x").exit_code == EXIT_WAIT == 75
+
+
+def test_a_job_url_of_another_jenkins_is_refused_not_mapped_onto_ours():
+    from jenkins_docker_ci.commands.jenkins import _job
+    from jenkins_docker_ci.config import Config, JenkinsConfig
+
+    ours = Config(jenkins=JenkinsConfig(url="https://ci-staging.example.com/"))
+    assert _job("https://CI-staging.example.com/job/release/", ours) == "release"
+    assert _job("team/release", ours) == "team/release"
+    with pytest.raises(UsageError, match="is on https://ci-prod.example.com, but jdci talks to "
+                                         "https://ci-staging.example.com/"):
+        _job("https://ci-prod.example.com/job/release/", ours)

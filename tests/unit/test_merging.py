@@ -256,3 +256,41 @@ def test_the_decision_is_seen_before_anything_is_written(no_docker):
     seen: list[tuple[str, int]] = []
     result = attempt(host, evaluated=lambda d: seen.append((d.sha, len(host.writes))))
     assert result.action == "merged" and seen == [(HEAD, 0)] and len(host.writes) == 2
+
+
+def test_an_abort_during_one_pr_of_a_sweep_ends_the_sweep_before_the_next_merges():
+    import signal
+
+    from jenkins_docker_ci.errors import Interrupted
+
+    class TwoPrs(FakeHost):
+        def open_pull_requests(self) -> list[PullRequest]:
+            return [dataclasses.replace(self.pr, number=6), self.pr]
+
+        def pull_request(self, number: int) -> PullRequest:
+            if number == 6:  # SIGTERM arrives while the first PR is being read
+                raise Interrupted(signal.SIGTERM)
+            return super().pull_request(number)
+
+    host = TwoPrs()
+    with pytest.raises(Interrupted):
+        merging.sweep(CONFIG, Secrets(), host, env={})
+    assert host.writes == []  # PR 7 was ready, yet nothing was merged after the abort
+
+
+def test_an_abort_while_a_step_reports_success_stops_the_pipeline():
+    """Posting jdci/<step> = success is "quiet" about a host that fails, never about an abort: the next step
+    (a merge) must not run after it."""
+    import signal
+
+    from jenkins_docker_ci.context import Change
+    from jenkins_docker_ci.errors import Interrupted
+    from jenkins_docker_ci.pipeline import _Statuses
+
+    class AbortedWhilePosting(FakeHost):
+        def checks(self, sha: str) -> list[CommitCheck]:
+            raise Interrupted(signal.SIGTERM)
+
+    statuses = _Statuses(AbortedWhilePosting(), Change(head_sha=HEAD))
+    with pytest.raises(Interrupted):
+        statuses.step("build", lambda: None)
