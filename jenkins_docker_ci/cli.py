@@ -174,24 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a pull request number (1 or more)")
-    return value
+def _at_least_one(too_small: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= 1; `too_small` says why a smaller one makes no sense ({value})."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(too_small.format(value=value))
+        return value
+
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} would keep no image, not even the one just built; use 1 or more")
-    return value
+_positive_int = _at_least_one("{value} is not a pull request number (1 or more)")
+_count = _at_least_one("{value} would keep no image, not even the one just built; use 1 or more")
 
 
 def _seconds(text: str) -> float:

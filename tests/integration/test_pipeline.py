@@ -252,33 +252,6 @@ def test_bad_github_token_is_config_error(sandbox, tmp_path, unique, capsys, mon
     assert "bad-token-xyz" not in err + json.dumps(result)
 
 
-@pytest.mark.parametrize("signum, code", [(15, 143), (2, 130)])
-def test_interrupted_run_cleans_up_and_exits_128_plus_signal(sandbox, tmp_path, unique, docker_client, no_leaks,
-                                                             signum, code):
-    import os
-    import sys
-    import time
-
-    scenario = make_scenario(sandbox, tmp_path, unique, health_path="/never-healthy", health_timeout=120)
-    env = {**os.environ, "GITHUB_TOKEN": "jdci-bot", "JIRA_TOKEN": "jdci-bot"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jenkins_docker_ci", "pr", "--json", "--config", str(scenario.config),
-         "--pr", str(scenario.number), "--workspace", str(scenario.workspace)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    label = {"label": f"io.jdci.repository={scenario.repository}"}
-    deadline = time.monotonic() + 120
-    while not docker_client.containers.list(filters=label) and time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.1)
-    assert docker_client.containers.list(filters=label), "the environment never started"
-    process.send_signal(signum)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == code, err[-2000:]
-    assert json.loads(out)["error"]["kind"] == "interrupted"
-    assert not docker_client.containers.list(all=True, filters=label)
-    assert scenario.pr()["merged"] is False
-
-
 def jira_writes(scenario: Scenario) -> list[dict]:
     log = requests.get(f"{scenario.jira}/_sandbox/requests", timeout=5).json()
     return [r for r in log if r["method"] != "GET" and scenario.key in r["path"]]
