@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,41 +262,6 @@ _BUILD_NOISE = re.compile(r"^( ---> |Removing intermediate container |Step \d+/\
 _STEP = re.compile(r"^Step (\d+/\d+) : ")
 
 
-class _Progress:
-    """Says "still building" when the builder has been silent for `after` seconds (a RUN that prints nothing),
-    from a timer thread woken by an Event, so the stream loop never waits on it."""
-
-    def __init__(self, after: float) -> None:
-        self.after = after
-        self.step = "-"  # before the first step: the context is still being sent
-        self.step_started = self.last = time.monotonic()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._watch, name="jdci-build-progress", daemon=True)
-
-    def __enter__(self) -> "_Progress":
-        if self.after > 0:
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
-
-    def output(self, step: str | None) -> None:
-        now = time.monotonic()
-        if step:
-            self.step, self.step_started = step, now
-        self.last = now
-
-    def _watch(self) -> None:
-        while not self.done.wait(min(1.0, self.after)):
-            now = time.monotonic()
-            if now - self.last >= self.after:
-                log.say("build", f"still building: step {self.step}, {now - self.step_started:.0f} s")
-                self.last = now
-
-
 def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets | None" = None,
           no_cache: bool = False, silent_after: float = SILENT_AFTER, registry_deadline: float = 10.0) -> str:
     """Build the image, streaming the build log to stderr; returns the image ID."""
@@ -311,7 +275,9 @@ def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets 
     image_id = ""
     context = _context_tar(image)
     try:
-        with _Progress(silent_after) as progress:
+        # a RUN that prints nothing for minutes must not look like a hung build in the Jenkins console
+        with log.progress("build", f"building {image.ref()}", interval=silent_after) as progress:
+            step_no = "-"  # before the first step: the context is still being sent
             for chunk in client.api.build(fileobj=context, custom_context=True, dockerfile=_DOCKERFILE,
                                           tag=image.ref(), buildargs=dict(image.build_args),
                                           target=image.target or None, cache_from=cache_from or None,
@@ -322,12 +288,14 @@ def build(client: "docker.DockerClient", image: ImagePlan, *, secrets: "Secrets 
                     raise BuildError(f"docker build of {image.ref()} failed: {detail.strip()}")
                 text = chunk.get("stream", "")
                 step = _STEP.match(text)
-                progress.output(step.group(1) if step else None)
+                if step:
+                    step_no = step.group(1)
+                    progress.update(f"building: step {step_no}")
                 if text.startswith(" ---> Using cache"):  # worth seeing: why a step took no time
-                    log.say("build", f"{progress.step} | using cache")
+                    log.say("build", f"{step_no} | using cache")
                 elif text.strip() and not _BUILD_NOISE.match(text):
                     for line in text.rstrip("\n").splitlines():
-                        log.say("build", line if step else f"{progress.step} | {line}")
+                        log.say("build", line if step else f"{step_no} | {line}")
                 aux = chunk.get("aux") or {}
                 if aux.get("ID"):
                     image_id = aux["ID"]
@@ -464,14 +432,16 @@ def push(client: "docker.DockerClient", image: ImagePlan, secrets: "Secrets",
     local_digest = _local_repo_digest(client, image)
     pushed: list[str] = []
     digest = ""
-    for tag in image.tags:
-        remote = registry.digest(image.repository, tag)
-        if local_digest and remote == local_digest:
-            digest = remote
-            continue
-        left = max(1.0, timeout - (time.monotonic() - started))
-        digest = _push_with_retries(client, image, tag, secrets, left, timeout)
-        pushed.append(tag)
+    with log.progress("push", f"pushing {image.name}") as progress:
+        for tag in image.tags:
+            remote = registry.digest(image.repository, tag)
+            if local_digest and remote == local_digest:
+                digest = remote
+                continue
+            progress.update(f"pushing {image.ref(tag)}")
+            left = max(1.0, timeout - (time.monotonic() - started))
+            digest = _push_with_retries(client, image, tag, secrets, left, timeout)
+            pushed.append(tag)
     if pushed:
         log.say("push", f"pushed {image.name} tags {', '.join(pushed)} -> {digest}")
     else:

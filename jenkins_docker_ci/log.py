@@ -239,6 +239,9 @@ def progress(step: str, what: str, *, interval: float = 10.0) -> Iterator[Progre
             p.update("pushing acme/shop:pr-7")
     """
     handle = Progress(step, what, interval)
+    if interval <= 0:  # progress lines switched off
+        yield handle
+        return
     thread = threading.Thread(target=handle._run, name=f"jdci-progress-{step}", daemon=True)
     thread.start()
     try:
