@@ -271,8 +271,11 @@ def load(path: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[s
         required = False
     for file, is_pyproject in candidates:
         if not file.is_file():
-            if required:
-                what = "is a folder, not a file" if file.is_dir() else "not found"
+            # ./jdci.toml as a folder or a dangling link is a mistake, never "no config": defaults would merge
+            # with none of the team's rules
+            if required or file.is_dir() or file.is_symlink():
+                what = ("is a folder, not a file" if file.is_dir() else
+                        "is a link to nothing" if file.is_symlink() else "not found")
                 raise ConfigError(f"config file {file} {what}; pass an existing jdci.toml to --config or JDCI_CONFIG")
             continue
         try:

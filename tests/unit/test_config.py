@@ -141,3 +141,12 @@ def test_an_unreadable_config_file_is_a_config_error():
     # /proc/self/mem is a regular file that no one can read from its start (EIO), root included
     with pytest.raises(ConfigError, match="config file /proc/self/mem cannot be read"):
         config.load("/proc/self/mem")
+
+
+@pytest.mark.parametrize("make, what", [(lambda p: p.mkdir(), "is a folder, not a file"),
+                                        (lambda p: p.symlink_to(p.parent / "gone.toml"), "is a link to nothing")])
+def test_a_jdci_toml_that_is_not_a_file_is_an_error_not_the_defaults(tmp_path, monkeypatch, make, what):
+    monkeypatch.delenv("JDCI_CONFIG", raising=False)
+    make(tmp_path / "jdci.toml")
+    with pytest.raises(ConfigError, match=f"config file {tmp_path / 'jdci.toml'} {what}"):
+        config.load(cwd=tmp_path)
