@@ -123,6 +123,7 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
     log.say("pr", f"{change.label}: {_short(change.title)!r} {change.source_branch} -> {change.target_branch} "
                   f"at {sha[:12]}")
     with source_tree(change.workspace, sha) as source:
+        _report_folder(Path(change.workspace) / config.report.directory)
         client = _preflight(config, secrets, dataclasses.replace(change, workspace=source))
         _link(config, secrets, scm, change, run)
         statuses = _Statuses(scm, change)
@@ -148,6 +149,18 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
 
 def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _report_folder(directory: Path) -> None:
+    """The reports (JUnit, HTML, saved logs) must have somewhere to go: found out before the first write, not
+    after the checks ran."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".jdci-write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"report folder {directory} cannot be written ({exc.strerror or exc}); set [report] "
+                         f"directory to a writable folder") from None
 
 
 def _preflight(config: "Config", secrets: "Secrets", change: "Change") -> Any:

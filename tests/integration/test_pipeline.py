@@ -267,6 +267,18 @@ def test_workspace_not_at_the_pr_head_is_refused_before_any_write(sandbox, tmp_p
     assert result["image"] is None and jira_writes(scenario) == []
 
 
+def test_a_report_folder_that_cannot_be_written_is_refused_before_any_write(sandbox, tmp_path, unique, capsys,
+                                                                            monkeypatch, no_leaks):
+    scenario = make_scenario(sandbox, tmp_path, unique)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    scenario.config.write_text(scenario.config.read_text() + f'[report]\ndirectory = "{blocker}/reports"\n')
+    code, result, err = run_pr(scenario, capsys, monkeypatch)
+    assert code == 2 and result["error"]["kind"] == "usage"
+    assert f"report folder {blocker}/reports cannot be written" in result["error"]["message"]
+    assert result["image"] is None and jira_writes(scenario) == [] and scenario.pr()["merged"] is False
+
+
 def test_engine_down_is_found_before_jira_is_written(sandbox, tmp_path, unique, capsys, monkeypatch):
     scenario = make_scenario(sandbox, tmp_path, unique)
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
