@@ -134,25 +134,26 @@ class Registry:
                                            f"{method} {what}")
         return response
 
+    def _manifest_call(self, method: str, repository: str, reference: str, what: str) -> "requests.Response | None":
+        """HEAD or GET of a manifest by tag or digest: the answer, or None when the registry has no such one."""
+        response = self._call(method, f"/v2/{repository}/manifests/{reference}", f"{repository}:{reference}",
+                              headers={"Accept": MANIFEST_TYPES})
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceError("registry", f"registry {self.host} answered HTTP {response.status_code} for "
+                                           f"{what}{repository}:{reference}")
+        return response
+
     def digest(self, repository: str, reference: str) -> str | None:
         """The manifest digest under a tag (or digest), or None when the registry has no such manifest."""
-        response = self._call("HEAD", f"/v2/{repository}/manifests/{reference}", f"{repository}:{reference}",
-                              headers={"Accept": MANIFEST_TYPES})
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ServiceError("registry", f"registry {self.host} answered HTTP {response.status_code} for "
-                                           f"{repository}:{reference}")
-        return response.headers.get("Docker-Content-Digest")
+        response = self._manifest_call("HEAD", repository, reference, "")
+        return None if response is None else response.headers.get("Docker-Content-Digest")
 
     def manifest(self, repository: str, reference: str) -> Manifest | None:
-        response = self._call("GET", f"/v2/{repository}/manifests/{reference}", f"{repository}:{reference}",
-                              headers={"Accept": MANIFEST_TYPES})
-        if response.status_code == 404:
+        response = self._manifest_call("GET", repository, reference, "manifest ")
+        if response is None:
             return None
-        if response.status_code != 200:
-            raise ServiceError("registry", f"registry {self.host} answered HTTP {response.status_code} for "
-                                           f"manifest {repository}:{reference}")
         media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
         digest = response.headers.get("Docker-Content-Digest") or _sha256(response.content)
         return Manifest(response.content, media_type, digest)
