@@ -69,11 +69,13 @@ def tested_sha(workspace: str, pr: "PullRequest") -> str:
     """Check that the workspace holds the PR head and return it. Jenkins' "merge" strategy checks out a
     synthetic merge commit whose second parent is the PR head; anything else (the PR moved on since this
     checkout, or another repository's checkout) is refused before anything is written."""
+    from .context import pr_head_of_checkout
+
     head = git_output(workspace, "rev-parse", "HEAD")
     if head == pr.head_sha:
         return head
     parents = git_output(workspace, "rev-list", "--parents", "-n", "1", "HEAD").split()[1:]
-    if len(parents) == 2 and parents[1] == pr.head_sha:
+    if pr_head_of_checkout(head, parents, pr.head_sha):
         return pr.head_sha
     raise UsageError(f"the workspace {workspace} is at {head[:12]}, not at the head {pr.head_sha[:12]} of PR "
                      f"#{pr.number} (nor a merge of it): the PR moved on since this checkout, or this is another "
@@ -123,7 +125,10 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
     log.say("pr", f"{change.label}: {_short(change.title)!r} {change.source_branch} -> {change.target_branch} "
                   f"at {sha[:12]}")
     with source_tree(change.workspace, sha) as source:
-        _report_folder(Path(change.workspace) / config.report.directory)
+        from .checks.report import writable_folder
+
+        writable_folder(Path(change.workspace) / config.report.directory, "set [report] directory to a writable "
+                                                                           "folder")
         client = _preflight(config, secrets, dataclasses.replace(change, workspace=source))
         _link(config, secrets, scm, change, run)
         statuses = _Statuses(scm, change)
@@ -149,18 +154,6 @@ def run_pr(config: "Config", secrets: "Secrets", change: "Change", *, run: Run |
 
 def _short(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _report_folder(directory: Path) -> None:
-    """The reports (JUnit, HTML, saved logs) must have somewhere to go: found out before the first write, not
-    after the checks ran."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".jdci-write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"report folder {directory} cannot be written ({exc.strerror or exc}); set [report] "
-                         f"directory to a writable folder") from None
 
 
 def _preflight(config: "Config", secrets: "Secrets", change: "Change") -> Any:

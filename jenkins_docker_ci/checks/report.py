@@ -70,3 +70,21 @@ def pr_comment(*, sha: str, results: Iterable[CheckResult], preview_url: str, im
         optional = "" if result.required else " (optional)"
         lines.append(f"| `{result.name}`{optional} | {_ICONS.get(result.status, '')} {result.status} | {detail} |")
     return "\n".join(lines) + "\n"
+
+
+def writable_folder(directory: Path, fix: str) -> None:
+    """The reports (JUnit, HTML, saved logs) must have somewhere to go: known before the first check or write,
+    not after. UsageError naming the folder and `fix` otherwise."""
+    import tempfile
+
+    from ..errors import UsageError
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"report folder {directory} cannot be made ({exc.strerror or exc}); {fix}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".jdci-write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"report folder {directory} cannot be written ({exc.strerror or exc}); {fix}") from None

@@ -108,20 +108,15 @@ def cmd_approve(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> Any:
     from ..checks import html_report, report
+    from ..checks.report import writable_folder
     from ..checks.runner import Target, run_all
     from ..cli import Outcome, load_config, secrets
     from ..errors import EXIT_NO
 
-    from ..errors import UsageError
-
     config = load_config(args)
     args.url = _url(args.url)
     directory = _report_dir(args, config)
-    try:  # before any check runs: its results would have nowhere to go
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"report folder {directory} cannot be made ({exc.strerror}); pass --report-dir DIR or "
-                         f"set [report] directory to a writable folder") from None
+    writable_folder(directory, "pass --report-dir DIR or set [report] directory to a writable folder")
     target = Target(urls={"app": args.url.rstrip("/")}, network=args.network, env_name=args.network,
                     image=args.image, registry=config.image.registry, repository=_repository(config),
                     target_branch=args.target or os.environ.get("CHANGE_TARGET") or "main",

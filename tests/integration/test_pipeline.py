@@ -275,7 +275,7 @@ def test_a_report_folder_that_cannot_be_written_is_refused_before_any_write(sand
     scenario.config.write_text(scenario.config.read_text() + f'[report]\ndirectory = "{blocker}/reports"\n')
     code, result, err = run_pr(scenario, capsys, monkeypatch)
     assert code == 2 and result["error"]["kind"] == "usage"
-    assert f"report folder {blocker}/reports cannot be written" in result["error"]["message"]
+    assert f"report folder {blocker}/reports cannot be made" in result["error"]["message"]
     assert result["image"] is None and jira_writes(scenario) == [] and scenario.pr()["merged"] is False
 
 
