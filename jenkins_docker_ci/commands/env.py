@@ -214,11 +214,11 @@ def cmd_gc_all(args: argparse.Namespace) -> Any:
         repositories = sorted({i.repository for i in ls(client, None)})
     else:
         repositories = [config.image.repository or config.scm.repository.lower()]
+    older_than, found = images.parse_age(config.image.prune_older_than), cli.secrets()
     pruned: dict[str, list[str]] = {}
     for repository in repositories:
-        result = prune(client, repository=repository, keep=config.image.prune_keep,
-                       older_than=images.parse_age(config.image.prune_older_than), secrets=cli.secrets(),
-                       dry_run=args.dry_run)
+        result = prune(client, repository=repository, keep=config.image.prune_keep, older_than=older_than,
+                       secrets=found, dry_run=args.dry_run)
         pruned[repository] = list(result.removed)
         lines += [f"image {verb}: {ref}" for ref in result.removed]
         lines += [f"image kept, could not remove: {ref}" for ref in result.failed]
